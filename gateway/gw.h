@@ -1,0 +1,50 @@
+/*
+ * gw: the gateway's shared context, created at start-up by main.c and
+ * read by every event loop and background thread.
+ *
+ * Invariants: conf, signer and up never change while loops run; the other
+ * fields are atomics or guarded by their own mutex.
+ */
+#ifndef GATEWAY_GW_H
+#define GATEWAY_GW_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "upstream/client.h"
+
+struct signer;
+struct sessions;
+struct identity;
+
+struct gw {
+	const struct gw_conf *conf;
+	struct signer *signer;           /* NULL when no key is configured */
+	struct upstream_opts up;         /* points into conf and signer */
+	struct sessions *sessions;       /* NULL until the sessions module exists */
+	struct identity *ident;          /* configured clients and admin token */
+	int anonymous_admin;             /* no clients and no admin token */
+
+	atomic_int stopping;             /* set once on SIGINT/SIGTERM */
+	int64_t stop_deadline_ms;        /* monotonic, valid once stopping */
+
+	/* readiness, written by the probe thread */
+	pthread_mutex_t ready_lock;
+	int probe_ok;                    /* last probe of /exchange/status succeeded */
+	int probe_done;                  /* at least one probe finished */
+	char probe_error[CURL_ERROR_SIZE + 64];
+
+	/* counters for /metrics */
+	atomic_long requests_total;
+	atomic_long requests_rejected;
+	atomic_long upstream_requests;
+	atomic_long upstream_failures;
+};
+
+/* Monotonic milliseconds and microseconds. Thread-safe. */
+int64_t gw_now_ms(void);
+int64_t gw_now_us(void);
+
+#endif

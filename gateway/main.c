@@ -1,0 +1,328 @@
+/*
+ * main: command line, configuration, key and client table, state directory
+ * lock, signals, and the lifetime of the event loops.
+ *
+ * Exit codes: 0 normal exit; 2 configuration error (each problem printed as
+ * "SOURCE:FIELD: message"); 1 any other start-up failure.
+ */
+#include "conf/conf.h"
+#include "gateway/gw.h"
+#include "gateway/log.h"
+#include "gateway/ops.h"
+#include "gateway/server.h"
+#include "policy/identity.h"
+#include "upstream/client.h"
+#include "upstream/signer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GW_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kalshi-gateway [-c FILE] [--listen ADDR:PORT] [--check-config] [--version] [--help]\n"
+		"       kalshi-gateway session start|status|reset|halt|end [...]\n"
+		"\n"
+		"A local gateway that signs and forwards Kalshi REST requests for a team of bots.\n"
+		"  -c FILE            JSON configuration file (default: $GATEWAY_CONFIG)\n"
+		"  --listen ADDR:PORT address to listen on (default 127.0.0.1:8080)\n"
+		"  --check-config     validate the configuration and exit (0 ok, 2 problems)\n"
+		"  --version          print the version and exit\n"
+		"Environment: GATEWAY_CONFIG GATEWAY_LISTEN GATEWAY_STATE_DIR GATEWAY_ADMIN_TOKEN_FILE\n"
+		"             KALSHI_UPSTREAM_URL KALSHI_API_KEY_ID KALSHI_PRIVATE_KEY_FILE KALSHI_CA_FILE\n");
+}
+
+/* Reads a token file: the first line, surrounding whitespace removed.
+ * Returns a malloc'd token or NULL with err filled. */
+static char *read_token_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	size_t n, start = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read token file '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	while (buf[start] == ' ' || buf[start] == '\t')
+		start++;
+	if (buf[start] == '\0') {
+		snprintf(err, errlen, "token file '%s' is empty", path);
+		return NULL;
+	}
+	return strdup(buf + start);
+}
+
+/* Builds the client table from the configuration and token files; problems
+ * go to diag. Returns the table, or NULL on OOM. */
+static struct identity *build_identity(const struct gw_conf *c, struct conf_diag *diag)
+{
+	struct identity *t = identity_new();
+	char err[512], field[96];
+
+	if (!t)
+		return NULL;
+	if (c->admin_token_file) {
+		char *tok = read_token_file(c->admin_token_file, err, sizeof err);
+		if (!tok) {
+			conf_diag_add(diag, conf_source(c, "admin_token_file"), "admin_token_file", "%s", err);
+		} else {
+			unsigned char h[32];
+			identity_hash_token(tok, strlen(tok), h);
+			memset(tok, 0, strlen(tok));
+			free(tok);
+			if (identity_add(t, "admin", GW_ROLE_ADMIN, NULL, NULL, NULL, NULL, h) < 0)
+				goto oom;
+		}
+	}
+	for (size_t i = 0; i < c->client_count; i++) {
+		const struct gw_client *cl = &c->clients[i];
+		unsigned char h[32];
+		int has = 0;
+		if (cl->token_sha256 && identity_parse_hex(cl->token_sha256, h) == 0)
+			has = 1;
+		if (cl->token_file) {
+			char *tok = read_token_file(cl->token_file, err, sizeof err);
+			snprintf(field, sizeof field, "clients[%zu].token_file", i);
+			if (!tok) {
+				conf_diag_add(diag, conf_source(c, "clients"), field, "%s", err);
+				continue;
+			}
+			identity_hash_token(tok, strlen(tok), h);
+			memset(tok, 0, strlen(tok));
+			free(tok);
+			has = 1;
+		}
+		if (cl->public_key_file && access(cl->public_key_file, R_OK) != 0) {
+			snprintf(field, sizeof field, "clients[%zu].public_key_file", i);
+			conf_diag_add(diag, conf_source(c, "clients"), field, "cannot read '%s': %s",
+				      cl->public_key_file, strerror(errno));
+		}
+		if (identity_add(t, cl->name, cl->role, cl->session, cl->kalshi_key_id,
+				 cl->public_key_file, &cl->limits, has ? h : NULL) < 0)
+			goto oom;
+	}
+	return t;
+oom:
+	identity_free(t);
+	return NULL;
+}
+
+/* Creates the state directory (0700) and takes its lock. Returns the lock
+ * fd, or -1 with err filled (exit 1: another gateway holds it). */
+static int lock_state_dir(const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create state directory '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/gateway.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open '%.400s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "state directory '%s' is locked by another gateway", dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Raises the open-file limit to the hard maximum (many connections). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Prints each diagnostic line to stderr. */
+static void print_diag(const struct conf_diag *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		fprintf(stderr, "%s\n", d->lines[i]);
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL, *flag_listen = NULL;
+	int check = 0, rc = 1, lock_fd = -1, nthreads, port = 0, sig;
+	struct conf_diag diag = { NULL, 0 };
+	struct gw_conf *conf = NULL;
+	struct server *srv = NULL;
+	struct gw gw;
+	char err[512];
+	sigset_t sigs;
+
+	memset(&gw, 0, sizeof gw);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i >= argc) {
+				fprintf(stderr, "flag:-c: missing file name\n");
+				return 2;
+			}
+			file = argv[i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			file = a + 9;
+		} else if (strcmp(a, "--listen") == 0) {
+			if (++i >= argc) {
+				fprintf(stderr, "flag:listen: --listen needs ADDR:PORT\n");
+				return 2;
+			}
+			flag_listen = argv[i];
+		} else if (strncmp(a, "--listen=", 9) == 0) {
+			flag_listen = a + 9;
+		} else if (strcmp(a, "--check-config") == 0) {
+			check = 1;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("kalshi-gateway %s\n", GW_VERSION);
+			return 0;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "session") == 0 && i == 1) {
+			fprintf(stderr, "kalshi-gateway: the session control client is not built yet; use curl against /session\n");
+			return 2;
+		} else {
+			fprintf(stderr, "flag:%s: unknown option\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	conf = conf_load(file, NULL, flag_listen, &diag);
+	if (!conf) {
+		print_diag(&diag);
+		conf_diag_release(&diag);
+		return 2;
+	}
+	log_setup(conf->log_format, conf->log_level);
+	gw.conf = conf;
+	if (conf->upstream.private_key_file) {
+		gw.signer = signer_load_file(conf->upstream.private_key_file, err, sizeof err);
+		if (!gw.signer)
+			conf_diag_add(&diag, conf_source(conf, "upstream.private_key_file"),
+				      "upstream.private_key_file", "%s", err);
+	}
+	gw.ident = build_identity(conf, &diag);
+	gw.anonymous_admin = identity_count(gw.ident) == 0;
+	if (gw.anonymous_admin && !conf->listen_is_loopback)
+		conf_diag_add(&diag, conf_source(conf, "listen"), "listen",
+			      "listening on non-loopback address '%s' needs clients or admin_token_file, since callers must identify",
+			      conf->listen);
+	if (diag.count) {
+		print_diag(&diag);
+		rc = 2;
+		goto out;
+	}
+	if (check) {
+		printf("configuration ok\n");
+		rc = 0;
+		goto out;
+	}
+
+	lock_fd = lock_state_dir(conf->state_dir, err, sizeof err);
+	if (lock_fd < 0) {
+		fprintf(stderr, "kalshi-gateway: %s\n", err);
+		goto out;
+	}
+	raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);   /* every thread inherits it */
+	pthread_mutex_init(&gw.ready_lock, NULL);
+	if (upstream_global_init(err, sizeof err) < 0) {
+		fprintf(stderr, "kalshi-gateway: %s\n", err);
+		goto out;
+	}
+	gw.up.origin = conf->upstream.url;
+	gw.up.ca_file = conf->upstream.ca_file;
+	gw.up.key_id = conf->upstream.key_id;
+	gw.up.signer = gw.signer;
+	gw.up.connect_timeout_ms = conf->upstream.connect_timeout_ms;
+	gw.up.timeout_ms = conf->upstream.timeout_ms;
+	gw.up.max_connections = conf->upstream.max_connections;
+	gw.up.max_response_bytes = conf->upstream.max_response_bytes;
+	if (!gw.signer)
+		log_warn("no signing key configured: requests are forwarded unsigned "
+			 "(set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_FILE)");
+	nthreads = conf->server.threads > 0 ? (int)conf->server.threads
+					    : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nthreads < 1)
+		nthreads = 1;
+	srv = server_new(&gw, nthreads, &port, err, sizeof err);
+	if (!srv) {
+		fprintf(stderr, "kalshi-gateway: %s\n", err);
+		goto out_curl;
+	}
+	if (ops_probe_start(&gw, err, sizeof err) < 0 || server_start(srv, err, sizeof err) < 0) {
+		fprintf(stderr, "kalshi-gateway: %s\n", err);
+		atomic_store(&gw.stopping, 1);
+		server_request_stop(srv);
+		server_join(srv);
+		goto out_stop;
+	}
+	log_info("kalshi-gateway %s listening on http://%s%s%s:%d (%d threads), upstream %s",
+		 GW_VERSION, strchr(conf->listen_host, ':') ? "[" : "", conf->listen_host,
+		 strchr(conf->listen_host, ':') ? "]" : "", port, nthreads, conf->upstream.url);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_warn("SIGHUP: configuration reload is not supported yet; configuration unchanged");
+			continue;
+		}
+		log_info("received %s: stopping (draining up to %ld ms)",
+			 sig == SIGINT ? "SIGINT" : "SIGTERM", conf->server.shutdown_timeout_ms);
+		break;
+	}
+	atomic_store(&gw.stopping, 1);
+	server_request_stop(srv);
+	server_join(srv);
+	rc = 0;
+	log_info("stopped");
+out_stop:
+	ops_probe_stop(&gw);
+	server_free(srv);
+out_curl:
+	upstream_global_cleanup();
+	pthread_mutex_destroy(&gw.ready_lock);
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	identity_free(gw.ident);
+	signer_free(gw.signer);
+	conf_diag_release(&diag);
+	conf_free(conf);
+	return rc;
+}

@@ -1,0 +1,204 @@
+/* ops: see ops.h. */
+#include "gateway/ops.h"
+#include "gateway/gw.h"
+#include "gateway/log.h"
+#include "gateway/reply.h"
+#include "gateway/request.h"
+#include "policy/identity.h"
+#include "upstream/signer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static pthread_t ops_probe_thread;
+static int ops_probe_running;
+static pthread_mutex_t ops_probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ops_probe_cond = PTHREAD_COND_INITIALIZER;
+static int ops_probe_stop_flag;
+
+void ops_identify(struct request *rq)
+{
+	const struct identity_client *c;
+	enum identity_via via;
+	const char *auth, *key;
+
+	if (rq->route == PATH_ROUTE_HEALTHZ || rq->route == PATH_ROUTE_READYZ ||
+	    (rq->route == PATH_ROUTE_UI && rq->path_len == 3) ||
+	    rq->route == PATH_ROUTE_NOT_FOUND) {
+		rq->client = "-";
+		return;
+	}
+	if (rq->gw->anonymous_admin) {
+		rq->client = "anonymous";
+		rq->role = GW_ROLE_ADMIN;
+		return;
+	}
+	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+	key = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "KALSHI-ACCESS-KEY");
+	c = identity_lookup(rq->gw->ident, auth, key, &via);
+	if (c && via == IDENTITY_KEY_ID && (!rq->gw->conf->listen_is_loopback || c->public_key_file))
+		c = NULL;  /* a bare key id is trusted on loopback only; signed bots come later */
+	if (!c) {
+		request_fail(rq, "unauthorized",
+			     "identify with Authorization: Bearer TOKEN (or a configured KALSHI-ACCESS-KEY on loopback)",
+			     NULL);
+		return;
+	}
+	rq->client = c->name;
+	rq->role = (int)c->role;
+}
+
+/* GET /readyz: 200 when the key is loaded and the last probe succeeded. */
+static void ops_readyz(struct request *rq)
+{
+	struct gw *gw = rq->gw;
+	json_t *reasons = json_array(), *body = json_object();
+	int ok;
+
+	if (atomic_load(&gw->stopping))
+		json_array_append_new(reasons, json_string("shutting down"));
+	if (!gw->signer)
+		json_array_append_new(reasons, json_string("no signing key configured (upstream.key_id, upstream.private_key_file)"));
+	pthread_mutex_lock(&gw->ready_lock);
+	if (!gw->probe_done)
+		json_array_append_new(reasons, json_string("upstream not probed yet"));
+	else if (!gw->probe_ok)
+		json_array_append_new(reasons, json_string(gw->probe_error));
+	pthread_mutex_unlock(&gw->ready_lock);
+	ok = json_array_size(reasons) == 0;
+	json_object_set_new(body, "status", json_string(ok ? "ready" : "not_ready"));
+	json_object_set_new(body, "reasons", reasons);
+	request_answer(rq, ok ? 200 : 503, reply_json(body));
+}
+
+/* GET /metrics: Prometheus text format 0.0.4. */
+static void ops_metrics(struct request *rq)
+{
+	struct gw *gw = rq->gw;
+	char buf[2048];
+	int n;
+
+	n = snprintf(buf, sizeof buf,
+		     "# HELP kalshi_gateway_requests_total Requests answered.\n"
+		     "# TYPE kalshi_gateway_requests_total counter\n"
+		     "kalshi_gateway_requests_total %ld\n"
+		     "# HELP kalshi_gateway_rejected_total Requests answered with a gateway error.\n"
+		     "# TYPE kalshi_gateway_rejected_total counter\n"
+		     "kalshi_gateway_rejected_total %ld\n"
+		     "# HELP kalshi_gateway_upstream_requests_total Requests sent upstream.\n"
+		     "# TYPE kalshi_gateway_upstream_requests_total counter\n"
+		     "kalshi_gateway_upstream_requests_total %ld\n"
+		     "# HELP kalshi_gateway_upstream_failures_total Upstream requests without an answer.\n"
+		     "# TYPE kalshi_gateway_upstream_failures_total counter\n"
+		     "kalshi_gateway_upstream_failures_total %ld\n",
+		     atomic_load(&gw->requests_total), atomic_load(&gw->requests_rejected),
+		     atomic_load(&gw->upstream_requests), atomic_load(&gw->upstream_failures));
+	request_answer(rq, 200, reply_bytes(buf, (size_t)n, "text/plain; version=0.0.4"));
+}
+
+void ops_handle(struct request *rq)
+{
+	int get = strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
+
+	switch (rq->route) {
+	case PATH_ROUTE_HEALTHZ:
+		if (!get)
+			break;
+		request_answer(rq, 200, reply_bytes("{\"status\":\"ok\"}", 15, "application/json"));
+		return;
+	case PATH_ROUTE_READYZ:
+		if (!get)
+			break;
+		ops_readyz(rq);
+		return;
+	case PATH_ROUTE_METRICS:
+		if (!get)
+			break;
+		ops_metrics(rq);
+		return;
+	default:
+		break;
+	}
+	request_fail(rq, "not_found", "no such endpoint", NULL);
+}
+
+/* One probe of GET /exchange/status; records the outcome. */
+static void ops_probe_once(struct gw *gw)
+{
+	static const char path[] = "/trade-api/v2/exchange/status";
+	struct upstream_request r;
+	struct upstream_response resp;
+	char why[CURL_ERROR_SIZE + 64] = "";
+
+	memset(&r, 0, sizeof r);
+	r.method = "GET";
+	r.path = path;
+	r.path_len = sizeof path - 1;
+	r.sign = 1;
+	upstream_blocking(&gw->up, &r, &resp);
+	if (resp.outcome != UPSTREAM_OK)
+		snprintf(why, sizeof why, "upstream unreachable: %s", resp.error);
+	else if (resp.status < 200 || resp.status > 299)
+		snprintf(why, sizeof why, "upstream /exchange/status answered %ld", resp.status);
+	pthread_mutex_lock(&gw->ready_lock);
+	if (gw->probe_done && gw->probe_ok != (why[0] == '\0'))
+		log_info("readiness: upstream %s%s", why[0] ? "not ready: " : "ready", why);
+	else if (!gw->probe_done && why[0])
+		log_warn("readiness: %s", why);
+	gw->probe_ok = why[0] == '\0';
+	gw->probe_done = 1;
+	snprintf(gw->probe_error, sizeof gw->probe_error, "%s", why);
+	pthread_mutex_unlock(&gw->ready_lock);
+	upstream_response_release(&resp);
+}
+
+/* The probe thread: probes, then sleeps the interval (woken at stop). */
+static void *ops_probe_main(void *arg)
+{
+	struct gw *gw = arg;
+
+	for (;;) {
+		struct timespec until;
+		ops_probe_once(gw);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += gw->conf->readiness.probe_interval_s;
+		pthread_mutex_lock(&ops_probe_lock);
+		while (!ops_probe_stop_flag &&
+		       pthread_cond_timedwait(&ops_probe_cond, &ops_probe_lock, &until) != ETIMEDOUT)
+			;
+		if (ops_probe_stop_flag) {
+			pthread_mutex_unlock(&ops_probe_lock);
+			break;
+		}
+		pthread_mutex_unlock(&ops_probe_lock);
+	}
+	return NULL;
+}
+
+int ops_probe_start(struct gw *gw, char *err, size_t errlen)
+{
+	int rc = pthread_create(&ops_probe_thread, NULL, ops_probe_main, gw);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the readiness probe: %s", strerror(rc));
+		return -1;
+	}
+	ops_probe_running = 1;
+	return 0;
+}
+
+void ops_probe_stop(struct gw *gw)
+{
+	(void)gw;
+	if (!ops_probe_running)
+		return;
+	pthread_mutex_lock(&ops_probe_lock);
+	ops_probe_stop_flag = 1;
+	pthread_cond_broadcast(&ops_probe_cond);
+	pthread_mutex_unlock(&ops_probe_lock);
+	pthread_join(ops_probe_thread, NULL);
+	ops_probe_running = 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * request: one HTTP request from a client, from the request line to the
+ * answer. Owned by the event loop that accepted its connection and used
+ * only on that loop's thread.
+ *
+ * Phases: REQ_NEW (request line seen) -> REQ_BODY (headers checked, body
+ * being read) -> REQ_DISPATCHED (handler ran: answered, or suspended while
+ * the upstream works; the upstream callback sets the answer and resumes).
+ */
+#ifndef GATEWAY_REQUEST_H
+#define GATEWAY_REQUEST_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/path.h"
+
+struct gw;
+struct loop;
+struct upstream_pool;
+struct upstream_xfer;
+
+enum req_phase { REQ_NEW = 0, REQ_BODY, REQ_DISPATCHED };
+
+struct request {
+	struct loop *loop;
+	struct gw *gw;
+	struct MHD_Connection *conn;
+	struct request *prev, *next;   /* loop's suspended list */
+	enum req_phase phase;
+	int suspended;
+
+	char *target;                  /* raw request target, owned */
+	size_t path_len;               /* bytes of target before '?' */
+	const char *query;             /* into target, after '?', or NULL */
+	char method[16];
+	enum path_route route;
+	int is_write;                  /* not GET/HEAD/OPTIONS */
+
+	char *body;                    /* NUL-terminated, owned */
+	size_t body_len, body_cap;
+	size_t body_over;              /* bytes discarded past the cap */
+
+	const char *client;            /* client name (static or config-owned) */
+	int role;                      /* enum gw_role */
+	char request_id[72];
+
+	struct MHD_Response *reply;    /* the answer, once known */
+	unsigned int reply_status;
+	const char *error_code;        /* gateway error code, for logs */
+
+	struct upstream_xfer *xfer;    /* while waiting for the upstream */
+	void *ctx;                     /* handler-specific state */
+	void (*ctx_free)(void *ctx);
+	int64_t start_us;
+	long upstream_us;              /* -1 = not forwarded */
+};
+
+/* Sets the answer to a gateway error with the status of its code; the
+ * first answer wins. `extra` (may be NULL) is stolen. */
+void request_fail(struct request *rq, const char *code, const char *message, json_t *extra);
+
+/* Sets the answer; resp is taken (destroyed if an answer exists). */
+void request_answer(struct request *rq, unsigned int status, struct MHD_Response *resp);
+
+/* Suspends the connection until request_resume (same thread). */
+void request_suspend(struct request *rq);
+void request_resume(struct request *rq);
+
+/* The upstream pool of the request's loop. */
+struct upstream_pool *request_pool(struct request *rq);
+
+/* Frees what the request owns (not the struct). */
+void request_release(struct request *rq);
+
+#endif

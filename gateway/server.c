@@ -1,0 +1,734 @@
+/* server: see server.h. */
+#include "gateway/server.h"
+#include "gateway/gw.h"
+#include "gateway/log.h"
+#include "gateway/ops.h"
+#include "gateway/proxy.h"
+#include "gateway/reply.h"
+#include "gateway/request.h"
+#include "policy/browser.h"
+#include "policy/path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How long a stopping loop keeps flushing answers after the drain. */
+#define SERVER_FLUSH_MS 1000
+/* A body over the cap is read and discarded up to this many times the cap
+ * (so the client gets its 413); past that the connection is closed. */
+#define SERVER_DISCARD_FACTOR 4
+
+struct loop {
+	struct server *server;
+	struct gw *gw;
+	int id;
+	pthread_t thread;
+	int started;
+	int epfd;
+	int wake_fd;
+	int listen_fd;
+	int mhd_fd;
+	struct MHD_Daemon *mhd;
+	struct upstream_pool *pool;
+	struct request *suspended;   /* requests waiting for upstream */
+	size_t live;                 /* request structs allocated */
+	int quiesced;
+	int64_t drain_deadline_ms;
+	int64_t flush_deadline_ms;
+	uint64_t rng;                /* request id generator state */
+};
+
+struct server {
+	struct gw *gw;
+	int nloops;
+	struct loop *loops;
+};
+
+int64_t gw_now_ms(void)
+{
+	return gw_now_us() / 1000;
+}
+
+int64_t gw_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* splitmix64: a fast generator for request ids (not for secrets). */
+static uint64_t loop_rand(struct loop *l)
+{
+	uint64_t z = (l->rng += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Whether a client-supplied X-Request-Id is safe to echo: 1..64 bytes of
+ * [A-Za-z0-9._:-]. Anything else is replaced by a generated id. */
+static int request_id_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (n >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* Links a request into its loop's suspended list. */
+static void loop_link(struct loop *l, struct request *rq)
+{
+	rq->prev = NULL;
+	rq->next = l->suspended;
+	if (l->suspended)
+		l->suspended->prev = rq;
+	l->suspended = rq;
+}
+
+/* Unlinks a request from its loop's suspended list. */
+static void loop_unlink(struct loop *l, struct request *rq)
+{
+	if (rq->prev)
+		rq->prev->next = rq->next;
+	else if (l->suspended == rq)
+		l->suspended = rq->next;
+	if (rq->next)
+		rq->next->prev = rq->prev;
+	rq->prev = rq->next = NULL;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: called once the request line is parsed, with
+ * the raw request target; creates the request context. NULL on OOM (the
+ * handler then refuses the connection). */
+static void *server_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct loop *l = cls;
+	struct request *rq = calloc(1, sizeof *rq);
+
+	if (!rq)
+		return NULL;
+	rq->target = strdup(uri ? uri : "");
+	if (!rq->target) {
+		free(rq);
+		return NULL;
+	}
+	rq->loop = l;
+	rq->gw = l->gw;
+	rq->conn = conn;
+	rq->start_us = gw_now_us();
+	rq->upstream_us = -1;
+	path_split(rq->target, &rq->path_len, &rq->query);
+	l->live++;
+	return rq;
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: frees the request context. */
+static void server_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+				enum MHD_RequestTerminationCode toe)
+{
+	struct loop *l = cls;
+	struct request *rq = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (!rq)
+		return;
+	*con_cls = NULL;
+	if (rq->xfer) {
+		/* cannot happen while suspended; defensive for daemon stop */
+		upstream_xfer_cancel(rq->xfer);
+		rq->xfer = NULL;
+	}
+	request_release(rq);
+	free(rq);
+	l->live--;
+}
+
+/* An identity unescaper: the gateway works on raw bytes and never uses
+ * MHD's decoded URL or arguments. */
+static size_t server_unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+/* Sets rq's answer to a gateway error (replacing none already set). */
+void request_fail(struct request *rq, const char *code, const char *message, json_t *extra)
+{
+	if (rq->reply) {
+		json_decref(extra);
+		return;
+	}
+	rq->reply = reply_error(code, message, extra);
+	rq->reply_status = reply_status_for(code);
+	rq->error_code = code;
+}
+
+/* Sets rq's answer (the response reference is taken). */
+void request_answer(struct request *rq, unsigned int status, struct MHD_Response *resp)
+{
+	if (rq->reply) {
+		if (resp)
+			MHD_destroy_response(resp);
+		return;
+	}
+	rq->reply = resp;
+	rq->reply_status = status;
+}
+
+/* Queues rq's answer with the headers every answer carries, and logs the
+ * request. Returns MHD's verdict. */
+static enum MHD_Result server_queue(struct request *rq)
+{
+	enum MHD_Result ret;
+
+	if (!rq->reply) {
+		rq->reply = reply_error("upstream_unavailable", "out of memory", NULL);
+		rq->reply_status = 502;
+		if (!rq->reply)
+			return MHD_NO;
+	}
+	MHD_add_response_header(rq->reply, "X-Request-Id", rq->request_id);
+	MHD_add_response_header(rq->reply, "X-Gateway-Client", rq->client ? rq->client : "-");
+	if (atomic_load(&rq->gw->stopping))
+		MHD_add_response_header(rq->reply, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(rq->conn, rq->reply_status, rq->reply);
+	MHD_destroy_response(rq->reply);
+	rq->reply = NULL;
+	atomic_fetch_add(&rq->gw->requests_total, 1);
+	if (rq->error_code)
+		atomic_fetch_add(&rq->gw->requests_rejected, 1);
+	log_request(rq->method, rq->target, (int)rq->reply_status, rq->client, rq->request_id,
+		    (long)(gw_now_us() - rq->start_us), rq->upstream_us, rq->error_code);
+	return ret;
+}
+
+/* Parses Content-Length when present; -1 when absent or malformed. */
+static long long server_content_length(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	long long n;
+
+	if (!v)
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < 0)
+		return -1;
+	return n;
+}
+
+/*
+ * First look at a request, once its headers are in: request id, path
+ * rules, Host, Origin, declared body size and content type. Sets an error
+ * answer when the request is refused (the body is then never read).
+ */
+static void server_check_headers(struct request *rq)
+{
+	struct MHD_Connection *c = rq->conn;
+	const struct gw_conf *conf = rq->gw->conf;
+	const char *host, *origin, *te, *why = NULL;
+	long long clen = server_content_length(c);
+	int has_body;
+
+	if (path_check(rq->target, rq->path_len, &why) < 0) {
+		request_fail(rq, "invalid_path", why, NULL);
+		return;
+	}
+	rq->route = path_classify(rq->target, rq->path_len);
+	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!browser_host_allowed(conf, host)) {
+		request_fail(rq, "host_not_allowed",
+			     "this Host is not in server.allowed_hosts", NULL);
+		return;
+	}
+	origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (!browser_origin_allowed(conf, origin, host)) {
+		request_fail(rq, "forbidden",
+			     "cross-origin requests are refused (server.allowed_origins)", NULL);
+		return;
+	}
+	te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (clen > conf->server.max_body_bytes) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "request body of %lld bytes is over the limit of %ld",
+			 clen, conf->server.max_body_bytes);
+		request_fail(rq, "body_too_large", msg, NULL);
+		return;
+	}
+	has_body = clen > 0 || (te && strcasecmp(te, "identity") != 0);
+	if (has_body && !browser_is_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								 MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		request_fail(rq, "unsupported_media_type",
+			     "request bodies must be Content-Type: application/json", NULL);
+		return;
+	}
+	if (atomic_load(&rq->gw->stopping))
+		request_fail(rq, "shutting_down", "the gateway is stopping", NULL);
+}
+
+/* Appends an upload chunk to the request body, or counts it as discarded
+ * once over server.max_body_bytes. Returns -1 when the client sent far too
+ * much (the connection is then closed). */
+static int server_take_body(struct request *rq, const char *data, size_t n)
+{
+	long cap = rq->gw->conf->server.max_body_bytes;
+
+	if (rq->body_over || rq->body_len + n > (size_t)cap) {
+		rq->body_over += n;
+		return rq->body_over > (size_t)cap * SERVER_DISCARD_FACTOR ? -1 : 0;
+	}
+	if (rq->body_len + n + 1 > rq->body_cap) {
+		size_t ncap = rq->body_cap ? rq->body_cap * 2 : 1024;
+		char *nb;
+		while (ncap < rq->body_len + n + 1)
+			ncap *= 2;
+		if (ncap > (size_t)cap + 1)
+			ncap = (size_t)cap + 1;
+		if (!(nb = realloc(rq->body, ncap)))
+			return -1;
+		rq->body = nb;
+		rq->body_cap = ncap;
+	}
+	memcpy(rq->body + rq->body_len, data, n);
+	rq->body_len += n;
+	rq->body[rq->body_len] = '\0';
+	return 0;
+}
+
+void request_suspend(struct request *rq)
+{
+	rq->suspended = 1;
+	loop_link(rq->loop, rq);
+	MHD_suspend_connection(rq->conn);
+}
+
+void request_resume(struct request *rq)
+{
+	if (!rq->suspended)
+		return;
+	rq->suspended = 0;
+	loop_unlink(rq->loop, rq);
+	MHD_resume_connection(rq->conn);
+}
+
+struct upstream_pool *request_pool(struct request *rq)
+{
+	return rq->loop->pool;
+}
+
+/* Routes a complete request to its handler. The handler either answers
+ * (request_answer/request_fail) or suspends the connection. */
+static void server_dispatch(struct request *rq)
+{
+	switch (rq->route) {
+	case PATH_ROUTE_PROXY:
+		proxy_handle(rq);
+		break;
+	case PATH_ROUTE_HEALTHZ:
+	case PATH_ROUTE_READYZ:
+	case PATH_ROUTE_METRICS:
+	case PATH_ROUTE_SESSION:
+	case PATH_ROUTE_SESSIONS:
+	case PATH_ROUTE_UI:
+	case PATH_ROUTE_WS:
+		ops_handle(rq);
+		break;
+	case PATH_ROUTE_NOT_FOUND:
+	default:
+		request_fail(rq, "not_found", "no such endpoint", NULL);
+		break;
+	}
+}
+
+/* The libmicrohttpd access handler: see the request phases in request.h. */
+static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, const char *url,
+				      const char *method, const char *version,
+				      const char *upload_data, size_t *upload_data_size,
+				      void **con_cls)
+{
+	struct loop *l = cls;
+	struct request *rq = *con_cls;
+
+	(void)url;
+	(void)version;
+	if (!rq)
+		return MHD_NO;
+	if (rq->phase == REQ_NEW) {
+		const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+		rq->phase = REQ_BODY;
+		snprintf(rq->method, sizeof rq->method, "%s", method);
+		if (request_id_ok(rid))
+			snprintf(rq->request_id, sizeof rq->request_id, "%s", rid);
+		else
+			snprintf(rq->request_id, sizeof rq->request_id, "%016" PRIx64 "%016" PRIx64,
+				 loop_rand(l), loop_rand(l));
+		rq->is_write = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+			       strcmp(method, "OPTIONS") != 0;
+		server_check_headers(rq);
+		if (rq->reply)
+			return server_queue(rq);
+		ops_identify(rq);
+		if (rq->reply)
+			return server_queue(rq);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		int rc = server_take_body(rq, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return rc < 0 ? MHD_NO : MHD_YES;
+	}
+	if (rq->phase == REQ_BODY) {
+		rq->phase = REQ_DISPATCHED;
+		if (rq->body_over) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "request body is over the limit of %ld bytes",
+				 rq->gw->conf->server.max_body_bytes);
+			request_fail(rq, "body_too_large", msg, NULL);
+		} else if (atomic_load(&rq->gw->stopping)) {
+			request_fail(rq, "shutting_down", "the gateway is stopping", NULL);
+		} else {
+			server_dispatch(rq);
+		}
+		if (rq->suspended)
+			return MHD_YES;
+	}
+	if (rq->suspended)
+		return MHD_YES;
+	return server_queue(rq);
+}
+
+/* Opens one listening socket on the configured address with SO_REUSEPORT.
+ * Returns the fd or -1 with err filled. */
+static int server_listen_socket(const struct gw_conf *c, int port, int reuseport,
+				char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = c->listen_addr;
+	int fd, one = 1;
+
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, c->listen_addr_len) < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", c->listen_host, port,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (reuseport && listen(fd, 1024) < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", c->listen_host, port,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The port a socket is bound to. */
+static int server_bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Creates loop l's epoll set, wake fd, MHD daemon and upstream pool. */
+static int loop_init(struct loop *l, char *err, size_t errlen)
+{
+	const struct gw_conf *c = l->gw->conf;
+	const union MHD_DaemonInfo *info;
+	struct epoll_event ev;
+	unsigned int conn_limit;
+
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->epfd < 0 || l->wake_fd < 0) {
+		snprintf(err, errlen, "cannot create epoll set: %s", strerror(errno));
+		return -1;
+	}
+	if (getrandom(&l->rng, sizeof l->rng, 0) != (ssize_t)sizeof l->rng)
+		l->rng = (uint64_t)gw_now_us() ^ ((uint64_t)l->id << 48);
+	conn_limit = (unsigned int)((c->server.max_connections + l->server->nloops - 1) /
+				    l->server->nloops);
+	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
+				  MHD_USE_ERROR_LOG,
+				  0, NULL, NULL, server_handler, l,
+				  MHD_OPTION_LISTEN_SOCKET, l->listen_fd,
+				  MHD_OPTION_URI_LOG_CALLBACK, server_uri_cb, l,
+				  MHD_OPTION_NOTIFY_COMPLETED, server_completed_cb, l,
+				  MHD_OPTION_UNESCAPE_CALLBACK, server_unescape_cb, l,
+				  MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+				  MHD_OPTION_CONNECTION_TIMEOUT,
+				  (unsigned int)c->server.connection_timeout_s,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+				  MHD_OPTION_STRICT_FOR_CLIENT, 1,
+				  MHD_OPTION_END);
+	if (!l->mhd) {
+		snprintf(err, errlen, "cannot start the HTTP server");
+		return -1;
+	}
+	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		snprintf(err, errlen, "libmicrohttpd has no epoll support");
+		return -1;
+	}
+	l->mhd_fd = info->epoll_fd;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.fd = l->mhd_fd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->mhd_fd, &ev) < 0)
+		goto epoll_fail;
+	ev.data.fd = l->wake_fd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev) < 0)
+		goto epoll_fail;
+	l->pool = upstream_pool_new(l->epfd, &l->gw->up, err, errlen);
+	if (!l->pool)
+		return -1;
+	return 0;
+epoll_fail:
+	snprintf(err, errlen, "cannot watch sockets: %s", strerror(errno));
+	return -1;
+}
+
+/* Aborts every request still waiting for the upstream at the end of the
+ * drain: 504 with an unknown outcome if anything was sent, else 503. */
+static void loop_abort_waiting(struct loop *l)
+{
+	while (l->suspended) {
+		struct request *rq = l->suspended;
+		int sent = rq->xfer && upstream_xfer_sent(rq->xfer);
+		if (rq->xfer) {
+			upstream_xfer_cancel(rq->xfer);
+			rq->xfer = NULL;
+		}
+		if (sent) {
+			request_fail(rq, "upstream_timeout",
+				     "the gateway stopped before the upstream answered", NULL);
+			if (rq->is_write && rq->reply)
+				MHD_add_response_header(rq->reply, "X-Gateway-Outcome", "unknown");
+		} else {
+			request_fail(rq, "shutting_down", "the gateway is stopping", NULL);
+		}
+		request_resume(rq);
+	}
+}
+
+/* Starts the drain once the stop flag is seen: stop accepting. */
+static void loop_begin_stop(struct loop *l)
+{
+	MHD_socket fd;
+
+	if (l->quiesced)
+		return;
+	l->quiesced = 1;
+	fd = MHD_quiesce_daemon(l->mhd);
+	if (fd != MHD_INVALID_SOCKET) {
+		close(fd);
+		l->listen_fd = -1;
+	}
+	l->drain_deadline_ms = gw_now_ms() + l->gw->conf->server.shutdown_timeout_ms;
+	l->flush_deadline_ms = -1;
+}
+
+/* The event loop: epoll over MHD, curl sockets and the wake fd. */
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event evs[64];
+
+	for (;;) {
+		long timeout = -1, ct;
+		MHD_UNSIGNED_LONG_LONG mt;
+		int n;
+
+		if (MHD_get_timeout(l->mhd, &mt) == MHD_YES)
+			timeout = mt > 1000 ? 1000 : (long)mt;
+		ct = upstream_pool_timeout_ms(l->pool);
+		if (ct >= 0 && (timeout < 0 || ct < timeout))
+			timeout = ct;
+		if (l->quiesced && (timeout < 0 || timeout > 50))
+			timeout = 50;
+		n = epoll_wait(l->epfd, evs, 64, (int)timeout);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == l->mhd_fd)
+				continue;
+			if (fd == l->wake_fd) {
+				uint64_t v;
+				if (read(l->wake_fd, &v, sizeof v) < 0) {
+					/* spurious wake: nothing to read */
+				}
+				continue;
+			}
+			upstream_pool_socket_event(l->pool, fd, evs[i].events);
+		}
+		if (upstream_pool_timeout_ms(l->pool) == 0)
+			upstream_pool_timeout(l->pool);
+		if (atomic_load(&l->gw->stopping))
+			loop_begin_stop(l);
+		if (l->quiesced) {
+			int64_t now = gw_now_ms();
+			if (l->suspended && now >= l->drain_deadline_ms)
+				loop_abort_waiting(l);
+			if (!l->suspended && l->flush_deadline_ms < 0)
+				l->flush_deadline_ms = now + SERVER_FLUSH_MS;
+		}
+		MHD_run(l->mhd);
+		if (l->quiesced && !l->suspended &&
+		    (l->live == 0 || gw_now_ms() >= l->flush_deadline_ms))
+			break;
+	}
+	return NULL;
+}
+
+struct server *server_new(struct gw *gw, int nthreads, int *port_out, char *err, size_t errlen)
+{
+	const struct gw_conf *c = gw->conf;
+	struct server *s = calloc(1, sizeof *s);
+	int port = c->listen_port;
+
+	if (!s || !(s->loops = calloc((size_t)nthreads, sizeof *s->loops))) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	s->gw = gw;
+	s->nloops = nthreads;
+	for (int i = 0; i < nthreads; i++) {
+		s->loops[i].epfd = s->loops[i].wake_fd = s->loops[i].listen_fd = -1;
+		s->loops[i].mhd_fd = -1;
+	}
+	if (port != 0) {
+		/* A plain bind first: fails if anyone, even another gateway with
+		 * SO_REUSEPORT, already listens there. */
+		int probe = server_listen_socket(c, port, 0, err, errlen);
+		if (probe < 0)
+			goto fail;
+		close(probe);
+	}
+	for (int i = 0; i < nthreads; i++) {
+		struct loop *l = &s->loops[i];
+		l->server = s;
+		l->gw = gw;
+		l->id = i;
+		l->listen_fd = server_listen_socket(c, port, 1, err, errlen);
+		if (l->listen_fd < 0)
+			goto fail;
+		if (port == 0)
+			port = server_bound_port(l->listen_fd);
+		if (loop_init(l, err, errlen) < 0)
+			goto fail;
+	}
+	*port_out = port;
+	return s;
+fail:
+	server_free(s);
+	return NULL;
+}
+
+int server_start(struct server *s, char *err, size_t errlen)
+{
+	for (int i = 0; i < s->nloops; i++) {
+		int rc = pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot start thread: %s", strerror(rc));
+			return -1;
+		}
+		s->loops[i].started = 1;
+	}
+	return 0;
+}
+
+void server_request_stop(struct server *s)
+{
+	uint64_t one = 1;
+
+	for (int i = 0; i < s->nloops; i++)
+		if (s->loops[i].wake_fd >= 0 && write(s->loops[i].wake_fd, &one, sizeof one) < 0) {
+			/* the loop also polls the stop flag every few ms while draining */
+		}
+}
+
+void server_join(struct server *s)
+{
+	for (int i = 0; i < s->nloops; i++)
+		if (s->loops[i].started) {
+			pthread_join(s->loops[i].thread, NULL);
+			s->loops[i].started = 0;
+		}
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nloops; i++) {
+		struct loop *l = &s->loops[i];
+		if (l->mhd) {
+			/* resume anything still suspended: MHD refuses to stop otherwise */
+			loop_abort_waiting(l);
+			MHD_stop_daemon(l->mhd);
+		} else if (l->listen_fd >= 0) {
+			close(l->listen_fd);
+		}
+		upstream_pool_free(l->pool);
+		if (l->epfd >= 0)
+			close(l->epfd);
+		if (l->wake_fd >= 0)
+			close(l->wake_fd);
+	}
+	free(s->loops);
+	free(s);
+}
+
+void request_release(struct request *rq)
+{
+	if (rq->reply) {
+		MHD_destroy_response(rq->reply);
+		rq->reply = NULL;
+	}
+	if (rq->ctx_free && rq->ctx)
+		rq->ctx_free(rq->ctx);
+	rq->ctx = NULL;
+	free(rq->body);
+	rq->body = NULL;
+	free(rq->target);
+	rq->target = NULL;
+}
