@@ -185,4 +185,12 @@ void conf_free(struct gw_conf *c);
  */
 const char *conf_source(const struct gw_conf *c, const char *key);
 
+/*
+ * The environment variable that sets dotted key `key` ("upstream.url" ->
+ * "KALSHI_UPSTREAM_URL"), or NULL when none does. With conf_source() it lets
+ * a caller print "env:upstream.private_key_file: KALSHI_PRIVATE_KEY_FILE:
+ * cannot read ..." like conf_load does. Static string; thread-safe.
+ */
+const char *conf_env_var(const char *key);
+
 #endif
