@@ -14,10 +14,15 @@
  * Checks the path part (up to, not including, '?') of a raw target.
  * Refused: not starting with '/'; a "." or ".." segment, also
  * percent-encoded in any case ("%2e", ".%2E"); an empty segment ("//");
- * "%2F", "%5C", "%00" in any case; a raw backslash; any control byte
- * (< 0x20 or 0x7f), space or byte >= 0x80; a '%' not followed by two hex
- * digits. Returns 0 when acceptable, or -1 and a static lower-case reason in
- * *why.
+ * a trailing '/' (an empty last segment: "/trade-api/v2/markets/"), the
+ * root "/" alone excepted; "%2F", "%5C", "%00" in any case; a raw
+ * backslash; any control byte (< 0x20 or 0x7f), space or byte >= 0x80; a
+ * '%' not followed by two hex digits; a percent-encoded unreserved
+ * character (letter, digit, '-', '.', '_', '~': "%6Frders" is "orders" to
+ * an upstream that decodes, but not to rules matching raw bytes); a raw
+ * '#' (an HTTP client would cut the path there when forwarding) or '?'
+ * (the query was not split off). Reads exactly len bytes. Returns 0 when
+ * acceptable, or -1 and a static lower-case reason in *why.
  */
 int path_check(const char *path, size_t len, const char **why);
 
