@@ -10,6 +10,7 @@
 #include "gateway/log.h"
 #include "gateway/ops.h"
 #include "gateway/server.h"
+#include "gateway/sessions.h"
 #include "policy/identity.h"
 #include "upstream/client.h"
 #include "upstream/signer.h"
@@ -275,6 +276,11 @@ int main(int argc, char **argv)
 	if (!gw.signer)
 		log_warn("no signing key configured: requests are forwarded unsigned "
 			 "(set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_FILE)");
+	gw.sessions = sessions_new(&gw, err, sizeof err);
+	if (!gw.sessions) {
+		fprintf(stderr, "kalshi-gateway: %s\n", err);
+		goto out_curl;
+	}
 	nthreads = conf->server.threads > 0 ? (int)conf->server.threads
 					    : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (nthreads < 1)
@@ -284,7 +290,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kalshi-gateway: %s\n", err);
 		goto out_curl;
 	}
-	if (ops_probe_start(&gw, err, sizeof err) < 0 || server_start(srv, err, sizeof err) < 0) {
+	if (ops_probe_start(&gw, err, sizeof err) < 0 ||
+	    sessions_start(gw.sessions, err, sizeof err) < 0 ||
+	    server_start(srv, err, sizeof err) < 0) {
 		fprintf(stderr, "kalshi-gateway: %s\n", err);
 		atomic_store(&gw.stopping, 1);
 		server_request_stop(srv);
@@ -312,9 +320,11 @@ int main(int argc, char **argv)
 	rc = 0;
 	log_info("stopped");
 out_stop:
+	sessions_stop(gw.sessions);
 	ops_probe_stop(&gw);
 	server_free(srv);
 out_curl:
+	sessions_free(gw.sessions);
 	upstream_global_cleanup();
 	pthread_mutex_destroy(&gw.ready_lock);
 out:

@@ -4,6 +4,7 @@
 #include "gateway/log.h"
 #include "gateway/reply.h"
 #include "gateway/request.h"
+#include "gateway/sessions.h"
 #include "policy/identity.h"
 #include "upstream/signer.h"
 
@@ -48,6 +49,7 @@ void ops_identify(struct request *rq)
 		return;
 	}
 	rq->client = c->name;
+	rq->client_session = c->session;
 	rq->role = (int)c->role;
 }
 
@@ -68,6 +70,11 @@ static void ops_readyz(struct request *rq)
 	else if (!gw->probe_ok)
 		json_array_append_new(reasons, json_string(gw->probe_error));
 	pthread_mutex_unlock(&gw->ready_lock);
+	if (gw->sessions) {
+		char why[256];
+		if (!sessions_reconciled(gw->sessions, why, sizeof why))
+			json_array_append_new(reasons, json_string(why));
+	}
 	ok = json_array_size(reasons) == 0;
 	json_object_set_new(body, "status", json_string(ok ? "ready" : "not_ready"));
 	json_object_set_new(body, "reasons", reasons);

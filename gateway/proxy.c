@@ -4,6 +4,11 @@
 #include "gateway/log.h"
 #include "gateway/reply.h"
 #include "gateway/request.h"
+#include "gateway/sessions.h"
+#include "policy/fixed.h"
+#include "policy/order.h"
+#include "policy/roles.h"
+#include "policy/route.h"
 #include "upstream/client.h"
 
 #include <stdio.h>
@@ -189,22 +194,247 @@ void proxy_relay(struct request *rq, struct upstream_response *resp)
 	}
 }
 
+/* What the order path remembers about a forwarded create, to count the
+ * outcome against its session. */
+struct order_ctx {
+	char session[SESSION_NAME_MAX + 1];
+	char group[SESSION_ID_MAX];
+	int batch;
+	size_t n;
+	int64_t counts[];            /* hundredths per order, -1 unknown */
+};
+
+/* Parses a fixed-point count member of an answer ("fill_count": "2.00",
+ * or an integer); 0 when absent or malformed. */
+static int64_t proxy_answer_count(const json_t *o, const char *key, const char *key_fp)
+{
+	const json_t *v = json_object_get(o, key_fp);
+	int64_t n = 0;
+
+	if (!json_is_string(v))
+		v = json_object_get(o, key);
+	if (json_is_string(v) && fixed_parse_count(json_string_value(v), json_string_length(v), &n) == 0)
+		return n;
+	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < FIXED_COUNT_MAX / 100)
+		return json_integer_value(v) * 100;
+	return 0;
+}
+
+/* Whether an upstream refusal mentions the order group (a sign that the
+ * group was triggered), in its code or message. */
+static int proxy_mentions_group(const char *body, size_t len)
+{
+	static const char *const needles[] = { "order group", "order_group", "ordergroup" };
+
+	if (!body)
+		return 0;
+	for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
+		size_t nl = strlen(needles[i]);
+		for (size_t k = 0; k + nl <= len; k++)
+			if (strncasecmp(body + k, needles[i], nl) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* Counts a forwarded create's outcome against its session. */
+static void proxy_count_orders(struct request *rq, const struct order_ctx *oc,
+			       const struct upstream_response *resp)
+{
+	struct sessions *ss = rq->gw->sessions;
+	int64_t acc = 0, rej = 0, sub = 0, fill = 0;
+	json_t *body = NULL, *arr;
+	size_t i;
+
+	if (resp->outcome != UPSTREAM_OK)
+		return;  /* unknown outcome: nothing to count yet */
+	if (resp->status < 200 || resp->status > 299) {
+		sessions_count(ss, oc->session, oc->group, 0, (int64_t)oc->n, 0, 0);
+		if (resp->status >= 400 && resp->status < 500 &&
+		    proxy_mentions_group(resp->body, resp->body_len))
+			sessions_suspect_trigger(ss, oc->session, oc->group);
+		return;
+	}
+	if (resp->body)
+		body = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (oc->batch && (arr = json_object_get(body, "orders")) && json_is_array(arr)) {
+		json_t *o;
+		json_array_foreach(arr, i, o) {
+			json_t *err = json_object_get(o, "error");
+			if (err && !json_is_null(err)) {
+				rej++;
+				continue;
+			}
+			acc++;
+			if (i < oc->n && oc->counts[i] > 0)
+				sub += oc->counts[i];
+			fill += proxy_answer_count(o, "fill_count", "fill_count_fp");
+		}
+	} else if (!oc->batch) {
+		json_t *o = json_object_get(body, "order");
+		if (!json_is_object(o))
+			o = body;
+		acc = 1;
+		sub = oc->n && oc->counts[0] > 0 ? oc->counts[0] : 0;
+		fill = proxy_answer_count(o, "fill_count", "fill_count_fp");
+	} else {
+		acc = (int64_t)oc->n;
+	}
+	json_decref(body);
+	sessions_count(ss, oc->session, oc->group, acc, rej, sub, fill);
+}
+
 /* Upstream completion: builds the answer and resumes the connection. */
 static void proxy_done(void *ud, struct upstream_response *resp)
 {
 	struct request *rq = ud;
 
 	rq->xfer = NULL;
+	if (rq->ctx)
+		proxy_count_orders(rq, rq->ctx, resp);
 	proxy_relay(rq, resp);
 	request_resume(rq);
+}
+
+/* order_inject callback: a fresh client_order_id. */
+static void proxy_new_coid(void *ud, char *buf, size_t cap)
+{
+	(void)ud;
+	sessions_uuid(buf, cap);
+}
+
+/* The session an order belongs to: the client's configured one (a
+ * different X-Gateway-Session is refused), else X-Gateway-Session, else
+ * "default". Returns -1 when answered with an error. */
+static int proxy_order_session(struct request *rq, char *out, size_t cap)
+{
+	const char *hdr = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Gateway-Session");
+
+	if (rq->client_session) {
+		if (hdr && strcmp(hdr, rq->client_session) != 0) {
+			request_fail(rq, "forbidden",
+				     "X-Gateway-Session names another session than this client's", NULL);
+			return -1;
+		}
+		snprintf(out, cap, "%s", rq->client_session);
+		return 0;
+	}
+	snprintf(out, cap, "%s", hdr ? hdr : "default");
+	if (!session_name_ok(out)) {
+		request_fail(rq, "invalid_request", "X-Gateway-Session must match [A-Za-z0-9_-]{1,64}", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The order path for creates: finds the session, refuses when there is
+ * none (session.require_session) or it is triggered, rewrites the body
+ * with the session's group, subaccount and a client_order_id, and keeps
+ * what is needed to count the outcome. Returns -1 when answered.
+ */
+static int proxy_prepare_create(struct request *rq, const struct route_info *ri)
+{
+	int batch = ri->kind == ROUTE_BATCH_CREATE_V2 || ri->kind == ROUTE_BATCH_CREATE_LEGACY;
+	struct session_snap snap;
+	struct order_inject inj;
+	struct order_result res;
+	struct order_ctx *oc;
+	char name[SESSION_NAME_MAX + 1], msg[512];
+
+	if (proxy_order_session(rq, name, sizeof name) < 0)
+		return -1;
+	sessions_snapshot(rq->gw->sessions, name, &snap);
+	if (!snap.found) {
+		if (rq->gw->conf->session.require_session) {
+			snprintf(msg, sizeof msg,
+				 "no active session '%s': start one with POST /session/start", name);
+			request_fail(rq, "no_active_session", msg, NULL);
+			return -1;
+		}
+		if (order_check_strict(rq->body ? rq->body : "", rq->body_len, msg, sizeof msg) != ORDER_OK) {
+			request_fail(rq, "invalid_order", msg, NULL);
+			return -1;
+		}
+		log_info("order forwarded without an order group: no active session '%s' "
+			 "and session.require_session is false", name);
+		return 0;
+	}
+	if (snap.status == SESSION_TRIGGERED) {
+		snprintf(msg, sizeof msg, "session '%s' is triggered (%s); reset it with POST /session/reset",
+			 name, snap.status_reason[0] ? snap.status_reason : "triggered");
+		sessions_count(rq->gw->sessions, name, snap.order_group_id, 0, 1, 0, 0);
+		request_fail(rq, "session_triggered", msg, NULL);
+		return -1;
+	}
+	memset(&inj, 0, sizeof inj);
+	inj.order_group_id = snap.order_group_id;
+	inj.subaccount = (int)snap.subaccount;
+	inj.new_client_order_id = proxy_new_coid;
+	order_rewrite(rq->body ? rq->body : "", rq->body_len, batch,
+		      ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
+		      &inj, &res);
+	if (res.status != ORDER_OK) {
+		json_t *extra = res.index >= 0 ? json_pack("{s:I}", "index", (json_int_t)res.index) : NULL;
+		const char *code = res.status == ORDER_INVALID_JSON ? "invalid_json"
+				   : res.status == ORDER_GROUP_MISMATCH ? "order_group_mismatch"
+									: "invalid_order";
+		sessions_count(rq->gw->sessions, name, snap.order_group_id, 0, 1, 0, 0);
+		request_fail(rq, code, res.message, extra);
+		order_result_release(&res);
+		return -1;
+	}
+	oc = calloc(1, sizeof *oc + res.order_count * sizeof oc->counts[0]);
+	if (!oc) {
+		order_result_release(&res);
+		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		return -1;
+	}
+	snprintf(oc->session, sizeof oc->session, "%s", name);
+	snprintf(oc->group, sizeof oc->group, "%s", snap.order_group_id);
+	oc->batch = batch;
+	oc->n = res.order_count;
+	for (size_t i = 0; i < res.order_count; i++)
+		oc->counts[i] = res.orders[i].count;
+	rq->ctx = oc;
+	rq->ctx_free = free;
+	free(rq->body);
+	rq->body = res.body;
+	rq->body_len = res.body_len;
+	rq->body_cap = res.body_len + 1;
+	res.body = NULL;
+	order_result_release(&res);
+	return 0;
 }
 
 void proxy_handle(struct request *rq)
 {
 	struct upstream_request ur;
 	struct curl_slist *headers = NULL;
-	char err[256];
+	struct route_info ri;
+	char err[512];
 
+	route_classify(rq->method, rq->target, rq->path_len, &ri);
+	if (ri.kind == ROUTE_GROUP_MUTATION &&
+	    sessions_owns_group(rq->gw->sessions, ri.id, ri.id_len)) {
+		request_fail(rq, "forbidden",
+			     "this order group belongs to an active session: use /session/reset, /session/halt, /session/limit or /session/end",
+			     NULL);
+		return;
+	}
+	if (!roles_allow_proxy((enum gw_role)rq->role, ri.kind)) {
+		request_fail(rq, "forbidden", "this client's role may not make this request", NULL);
+		return;
+	}
+	if (route_is_create(ri.kind)) {
+		if (proxy_prepare_create(rq, &ri) < 0)
+			return;
+	} else if (ri.kind == ROUTE_AMEND || ri.kind == ROUTE_DECREASE) {
+		if (order_check_strict(rq->body ? rq->body : "", rq->body_len, err, sizeof err) != ORDER_OK) {
+			request_fail(rq, "invalid_order", err, NULL);
+			return;
+		}
+	}
 	if (proxy_forward_headers(rq, &headers) < 0) {
 		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
 		return;

@@ -44,6 +44,7 @@ struct request {
 	size_t body_over;              /* bytes discarded past the cap */
 
 	const char *client;            /* client name (static or config-owned) */
+	const char *client_session;    /* the client's configured session, or NULL */
 	int role;                      /* enum gw_role */
 	char request_id[72];
 
@@ -68,6 +69,12 @@ void request_answer(struct request *rq, unsigned int status, struct MHD_Response
 /* Suspends the connection until request_resume (same thread). */
 void request_suspend(struct request *rq);
 void request_resume(struct request *rq);
+
+/* Suspends the connection for work on another thread, which must call
+ * request_resume_external exactly once (thread-safe); the loop does not stop
+ * while such requests are out. */
+void request_suspend_external(struct request *rq);
+void request_resume_external(struct request *rq);
 
 /* The upstream pool of the request's loop. */
 struct upstream_pool *request_pool(struct request *rq);

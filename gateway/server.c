@@ -6,6 +6,7 @@
 #include "gateway/proxy.h"
 #include "gateway/reply.h"
 #include "gateway/request.h"
+#include "gateway/sessions.h"
 #include "policy/browser.h"
 #include "policy/path.h"
 
@@ -43,6 +44,7 @@ struct loop {
 	struct MHD_Daemon *mhd;
 	struct upstream_pool *pool;
 	struct request *suspended;   /* requests waiting for upstream */
+	atomic_int xsuspended;       /* requests out on other threads */
 	size_t live;                 /* request structs allocated */
 	int quiesced;
 	int64_t drain_deadline_ms;
@@ -335,6 +337,20 @@ void request_resume(struct request *rq)
 	MHD_resume_connection(rq->conn);
 }
 
+void request_suspend_external(struct request *rq)
+{
+	atomic_fetch_add(&rq->loop->xsuspended, 1);
+	MHD_suspend_connection(rq->conn);
+}
+
+void request_resume_external(struct request *rq)
+{
+	struct loop *l = rq->loop;
+
+	MHD_resume_connection(rq->conn);
+	atomic_fetch_sub(&l->xsuspended, 1);
+}
+
 struct upstream_pool *request_pool(struct request *rq)
 {
 	return rq->loop->pool;
@@ -353,6 +369,8 @@ static void server_dispatch(struct request *rq)
 	case PATH_ROUTE_METRICS:
 	case PATH_ROUTE_SESSION:
 	case PATH_ROUTE_SESSIONS:
+		sessions_handle(rq);
+		break;
 	case PATH_ROUTE_UI:
 	case PATH_ROUTE_WS:
 		ops_handle(rq);
@@ -611,7 +629,7 @@ static void *loop_main(void *arg)
 				l->flush_deadline_ms = now + SERVER_FLUSH_MS;
 		}
 		MHD_run(l->mhd);
-		if (l->quiesced && !l->suspended &&
+		if (l->quiesced && !l->suspended && atomic_load(&l->xsuspended) == 0 &&
 		    (l->live == 0 || gw_now_ms() >= l->flush_deadline_ms))
 			break;
 	}

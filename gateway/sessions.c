@@ -1,0 +1,1526 @@
+/* sessions: see sessions.h. */
+#include "gateway/sessions.h"
+#include "gateway/gw.h"
+#include "gateway/log.h"
+#include "gateway/proxy.h"
+#include "gateway/reply.h"
+#include "gateway/request.h"
+#include "policy/fixed.h"
+#include "policy/roles.h"
+#include "upstream/client.h"
+#include "upstream/signer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SESS_WINDOW_MS 15000
+#define SESS_PATH_GROUPS "/trade-api/v2/portfolio/order_groups"
+
+/* A group creation whose outcome is not known yet (crash safety). */
+struct intent {
+	char id[40];
+	char name[SESSION_NAME_MAX + 1];
+	long contracts_limit, subaccount, exchange_index;
+	json_t *before;              /* group ids that existed before the create */
+	int64_t created_ms;
+};
+
+enum job_kind { JOB_HTTP = 0, JOB_CONFIRM };
+enum job_op { OP_START = 0, OP_RESET, OP_END, OP_HALT, OP_LIMIT, OP_GET };
+
+struct job {
+	enum job_kind kind;
+	enum job_op op;
+	struct request *rq;
+	struct session_start_req start;
+	struct session_op_req opr;
+	char name[SESSION_NAME_MAX + 1];
+	char group[SESSION_ID_MAX];
+	struct job *next;
+};
+
+struct sessions {
+	struct gw *gw;
+	pthread_mutex_t lock;            /* guards the tables below */
+	struct session *act;             /* active and triggered sessions */
+	size_t nact, capact;
+	struct session *hist;            /* ended sessions, oldest first */
+	size_t nhist, caphist;
+	struct intent *intents;
+	size_t nint, capint;
+	int dirty;                       /* counters changed since the last write */
+	int reconciled;
+	char why[256];
+	char path[4096];
+	char dir[4096];
+
+	pthread_t thread;
+	int running;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct job *qhead, *qtail;
+	int stop;
+	int64_t last_reconcile_ms;
+};
+
+/* Wall-clock Unix milliseconds. */
+static int64_t sess_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sessions_uuid(char *buf, size_t cap)
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+		uint64_t t = (uint64_t)gw_now_us() ^ (uint64_t)(uintptr_t)buf;
+		for (size_t i = 0; i < sizeof b; i++)
+			b[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(buf, cap,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+		 b[12], b[13], b[14], b[15]);
+}
+
+/* Index of the active session `name`, or -1. Caller holds the lock. */
+static long sess_find(struct sessions *s, const char *name)
+{
+	for (size_t i = 0; i < s->nact; i++)
+		if (strcmp(s->act[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Grows an array of `size`-byte elements to hold one more. */
+static int sess_grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *na;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 8;
+	if (!(na = realloc(*arr, nc * size)))
+		return -1;
+	*arr = na;
+	*cap = nc;
+	return 0;
+}
+
+/* Moves active session i to the history (bounded by session.history).
+ * Caller holds the lock. */
+static void sess_retire(struct sessions *s, size_t i)
+{
+	struct session done = s->act[i];
+	long keep = s->gw->conf->session.history;
+
+	memmove(&s->act[i], &s->act[i + 1], (s->nact - i - 1) * sizeof *s->act);
+	s->nact--;
+	if (keep <= 0)
+		return;
+	if (s->nhist >= (size_t)keep) {
+		size_t drop = s->nhist - (size_t)keep + 1;
+		memmove(s->hist, s->hist + drop, (s->nhist - drop) * sizeof *s->hist);
+		s->nhist -= drop;
+	}
+	if (sess_grow((void **)&s->hist, &s->caphist, s->nhist, sizeof *s->hist) == 0)
+		s->hist[s->nhist++] = done;
+}
+
+/* Builds the state-file document. Caller holds the lock. */
+static json_t *sess_state_json(struct sessions *s)
+{
+	json_t *root = json_object(), *act = json_array(), *hist = json_array(),
+	       *ints = json_array();
+
+	for (size_t i = 0; i < s->nact; i++)
+		json_array_append_new(act, session_to_state(&s->act[i]));
+	for (size_t i = 0; i < s->nhist; i++)
+		json_array_append_new(hist, session_to_state(&s->hist[i]));
+	for (size_t i = 0; i < s->nint; i++) {
+		struct intent *it = &s->intents[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "intent_id", json_string(it->id));
+		json_object_set_new(o, "name", json_string(it->name));
+		json_object_set_new(o, "contracts_limit", json_integer(it->contracts_limit));
+		json_object_set_new(o, "subaccount", json_integer(it->subaccount));
+		json_object_set_new(o, "exchange_index", json_integer(it->exchange_index));
+		json_object_set_new(o, "groups_before", json_deep_copy(it->before));
+		json_object_set_new(o, "created_ms", json_integer(it->created_ms));
+		json_array_append_new(ints, o);
+	}
+	json_object_set_new(root, "version", json_integer(1));
+	json_object_set_new(root, "sessions", act);
+	json_object_set_new(root, "history", hist);
+	json_object_set_new(root, "intents", ints);
+	return root;
+}
+
+/*
+ * Writes the state atomically: temp file (0600), fsync, rename, fsync of
+ * the directory. Called on the worker thread (or at stop) only. Returns 0
+ * or -1 (logged; the old file stays).
+ */
+static int sess_persist(struct sessions *s)
+{
+	char tmp[4200], *text;
+	json_t *doc;
+	size_t len, off = 0;
+	int fd, dfd, rc = -1;
+
+	pthread_mutex_lock(&s->lock);
+	doc = sess_state_json(s);
+	s->dirty = 0;
+	pthread_mutex_unlock(&s->lock);
+	text = json_dumps(doc, JSON_INDENT(1));
+	json_decref(doc);
+	if (!text) {
+		log_error("cannot serialise session state: out of memory");
+		return -1;
+	}
+	len = strlen(text);
+	snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("cannot write '%s': %s", tmp, strerror(errno));
+			close(fd);
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		log_error("cannot sync '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, s->path) < 0) {
+		log_error("cannot rename '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+/* Reads one intent from the state file. */
+static int sess_load_intent(const json_t *j, struct intent *it)
+{
+	const json_t *v;
+
+	memset(it, 0, sizeof *it);
+	if (!json_is_object(j))
+		return -1;
+	v = json_object_get(j, "intent_id");
+	if (!json_is_string(v) || json_string_length(v) >= sizeof it->id)
+		return -1;
+	strcpy(it->id, json_string_value(v));
+	v = json_object_get(j, "name");
+	if (!json_is_string(v) || !session_name_ok(json_string_value(v)))
+		return -1;
+	strcpy(it->name, json_string_value(v));
+	it->contracts_limit = (long)json_integer_value(json_object_get(j, "contracts_limit"));
+	it->subaccount = (long)json_integer_value(json_object_get(j, "subaccount"));
+	it->exchange_index = (long)json_integer_value(json_object_get(j, "exchange_index"));
+	it->created_ms = json_integer_value(json_object_get(j, "created_ms"));
+	v = json_object_get(j, "groups_before");
+	if (!json_is_array(v))
+		return -1;
+	it->before = json_deep_copy(v);
+	return it->before ? 0 : -1;
+}
+
+/* Loads the state file into s. Returns 0 (also when absent), or -1 with
+ * err filled when it cannot be read or is corrupt. */
+static int sess_load(struct sessions *s, char *err, size_t errlen)
+{
+	json_error_t e;
+	json_t *doc, *arr, *v;
+	size_t i;
+	char why[256];
+
+	if (access(s->path, F_OK) != 0)
+		return 0;
+	doc = json_load_file(s->path, JSON_REJECT_DUPLICATES, &e);
+	if (!doc) {
+		snprintf(err, errlen, "corrupt state file '%s': %s (line %d); not overwritten",
+			 s->path, e.text, e.line);
+		return -1;
+	}
+	if (!json_is_object(doc) || json_integer_value(json_object_get(doc, "version")) != 1) {
+		snprintf(err, errlen, "corrupt state file '%s': not a version 1 state", s->path);
+		goto fail;
+	}
+	arr = json_object_get(doc, "sessions");
+	json_array_foreach(arr, i, v) {
+		struct session ss;
+		if (session_from_state(v, &ss, why, sizeof why) < 0 ||
+		    sess_grow((void **)&s->act, &s->capact, s->nact, sizeof *s->act) < 0) {
+			snprintf(err, errlen, "corrupt state file '%s': sessions[%zu]: %s", s->path, i, why);
+			goto fail;
+		}
+		s->act[s->nact++] = ss;
+	}
+	arr = json_object_get(doc, "history");
+	json_array_foreach(arr, i, v) {
+		struct session ss;
+		if (session_from_state(v, &ss, why, sizeof why) < 0 ||
+		    sess_grow((void **)&s->hist, &s->caphist, s->nhist, sizeof *s->hist) < 0) {
+			snprintf(err, errlen, "corrupt state file '%s': history[%zu]: %s", s->path, i, why);
+			goto fail;
+		}
+		s->hist[s->nhist++] = ss;
+	}
+	arr = json_object_get(doc, "intents");
+	json_array_foreach(arr, i, v) {
+		struct intent it;
+		if (sess_load_intent(v, &it) < 0 ||
+		    sess_grow((void **)&s->intents, &s->capint, s->nint, sizeof *s->intents) < 0) {
+			json_decref(it.before);
+			snprintf(err, errlen, "corrupt state file '%s': intents[%zu] is invalid", s->path, i);
+			goto fail;
+		}
+		s->intents[s->nint++] = it;
+	}
+	json_decref(doc);
+	return 0;
+fail:
+	json_decref(doc);
+	return -1;
+}
+
+struct sessions *sessions_new(struct gw *gw, char *err, size_t errlen)
+{
+	struct sessions *s = calloc(1, sizeof *s);
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->gw = gw;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->qcond, NULL);
+	snprintf(s->dir, sizeof s->dir, "%s", gw->conf->state_dir);
+	snprintf(s->path, sizeof s->path, "%.4000s/sessions.json", gw->conf->state_dir);
+	if (sess_load(s, err, errlen) < 0) {
+		sessions_free(s);
+		return NULL;
+	}
+	s->reconciled = s->nact == 0 && s->nint == 0;
+	snprintf(s->why, sizeof s->why, "sessions not reconciled with the upstream yet");
+	if (s->nact || s->nint)
+		log_info("state: %zu session(s) and %zu unfinished group creation(s) to reconcile",
+			 s->nact, s->nint);
+	return s;
+}
+
+void sessions_free(struct sessions *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nint; i++)
+		json_decref(s->intents[i].before);
+	while (s->qhead) {
+		struct job *j = s->qhead;
+		s->qhead = j->next;
+		free(j);
+	}
+	free(s->intents);
+	free(s->act);
+	free(s->hist);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->qlock);
+	pthread_cond_destroy(&s->qcond);
+	free(s);
+}
+
+int sessions_reconciled(struct sessions *s, char *why, size_t cap)
+{
+	int ok;
+
+	pthread_mutex_lock(&s->lock);
+	ok = s->reconciled;
+	if (!ok)
+		snprintf(why, cap, "%s", s->why);
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+/* ---- upstream calls (worker thread) ---- */
+
+/* Performs one signed call: path under /trade-api/v2, ?subaccount=N when
+ * sub > 0, an optional JSON body (not stolen). */
+static void sess_call(struct sessions *s, const char *method, const char *path, long sub,
+		      json_t *body, struct upstream_response *resp)
+{
+	struct upstream_request r;
+	struct curl_slist *h = NULL;
+	char query[32], *text = NULL;
+
+	memset(&r, 0, sizeof r);
+	r.method = method;
+	r.path = path;
+	r.path_len = strlen(path);
+	r.sign = 1;
+	if (sub > 0) {
+		snprintf(query, sizeof query, "subaccount=%ld", sub);
+		r.query = query;
+	}
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		h = curl_slist_append(NULL, "Content-Type: application/json");
+		r.body = text;
+		r.body_len = text ? strlen(text) : 0;
+		r.headers = h;
+	}
+	upstream_blocking(&s->gw->up, &r, resp);
+	curl_slist_free_all(h);
+	free(text);
+}
+
+/* Parses a successful answer's body as a JSON object (NULL if not). */
+static json_t *sess_body_json(const struct upstream_response *resp)
+{
+	json_t *j;
+
+	if (resp->outcome != UPSTREAM_OK || !resp->body)
+		return NULL;
+	j = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Whether an answer is a 2xx. */
+static int sess_ok(const struct upstream_response *resp)
+{
+	return resp->outcome == UPSTREAM_OK && resp->status >= 200 && resp->status < 300;
+}
+
+/* Lists the ids of the account's groups (for a subaccount). Returns a new
+ * array, or NULL when the upstream could not say. */
+static json_t *sess_list_groups(struct sessions *s, long sub)
+{
+	struct upstream_response resp;
+	json_t *body, *ids = NULL, *g;
+	size_t i;
+
+	sess_call(s, "GET", SESS_PATH_GROUPS, sub, NULL, &resp);
+	if (sess_ok(&resp) && (body = sess_body_json(&resp))) {
+		json_t *arr = json_object_get(body, "order_groups");
+		if (json_is_array(arr)) {
+			ids = json_array();
+			json_array_foreach(arr, i, g) {
+				json_t *id = json_object_get(g, "id");
+				if (!json_is_string(id))
+					id = json_object_get(g, "order_group_id");
+				if (json_is_string(id))
+					json_array_append(ids, id);
+			}
+		}
+		json_decref(body);
+	}
+	upstream_response_release(&resp);
+	return ids;
+}
+
+/* Whether a JSON array of strings holds `id`. */
+static int sess_array_has(const json_t *arr, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether any known session (active or ended) owns group id. Caller holds
+ * the lock. */
+static int sess_known_group(struct sessions *s, const char *id)
+{
+	for (size_t i = 0; i < s->nact; i++)
+		if (strcmp(s->act[i].order_group_id, id) == 0)
+			return 1;
+	for (size_t i = 0; i < s->nhist; i++)
+		if (strcmp(s->hist[i].order_group_id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Resolves unfinished group creations: any group that appeared after the
+ * intent was recorded and that no session owns was created under it and
+ * never handed to a client, so it is deleted (Kalshi cancels its orders).
+ * An intent stays until the upstream could be asked. Returns the number
+ * left unresolved.
+ */
+static size_t sess_resolve_intents(struct sessions *s)
+{
+	size_t i = 0;
+
+	for (;;) {
+		struct intent it;
+		json_t *now, *g;
+		size_t k;
+		int failed = 0;
+
+		pthread_mutex_lock(&s->lock);
+		if (i >= s->nint) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		it = s->intents[i];
+		it.before = json_incref(it.before);
+		pthread_mutex_unlock(&s->lock);
+		now = sess_list_groups(s, it.subaccount);
+		if (!now) {
+			json_decref(it.before);
+			i++;
+			continue;
+		}
+		json_array_foreach(now, k, g) {
+			const char *id = json_string_value(g);
+			char path[512];
+			struct upstream_response resp;
+			int known;
+			if (sess_array_has(it.before, id))
+				continue;
+			pthread_mutex_lock(&s->lock);
+			known = sess_known_group(s, id);
+			pthread_mutex_unlock(&s->lock);
+			if (known)
+				continue;
+			snprintf(path, sizeof path, SESS_PATH_GROUPS "/%.400s", id);
+			sess_call(s, "DELETE", path, it.subaccount, NULL, &resp);
+			if (sess_ok(&resp) || (resp.outcome == UPSTREAM_OK && resp.status == 404))
+				log_warn("recovery: deleted order group %s created for session '%s' whose start never completed",
+					 id, it.name);
+			else
+				failed = 1;
+			upstream_response_release(&resp);
+		}
+		json_decref(now);
+		json_decref(it.before);
+		if (failed) {
+			i++;
+			continue;
+		}
+		pthread_mutex_lock(&s->lock);
+		for (size_t n = 0; n < s->nint; n++)
+			if (strcmp(s->intents[n].id, it.id) == 0) {
+				json_decref(s->intents[n].before);
+				memmove(&s->intents[n], &s->intents[n + 1],
+					(s->nint - n - 1) * sizeof *s->intents);
+				s->nint--;
+				break;
+			}
+		pthread_mutex_unlock(&s->lock);
+		sess_persist(s);
+	}
+	pthread_mutex_lock(&s->lock);
+	i = s->nint;
+	pthread_mutex_unlock(&s->lock);
+	return i;
+}
+
+/* Sum of fills seen in the last 15 seconds (hundredths). */
+static int64_t sess_window(const struct session *ss, int64_t now)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < sizeof ss->fill_n / sizeof ss->fill_n[0]; i++)
+		if (ss->fill_ts_ms[i] && now - ss->fill_ts_ms[i] <= SESS_WINDOW_MS)
+			sum += ss->fill_n[i];
+	return sum;
+}
+
+/*
+ * Applies a group read to the session (caller holds the lock): triggered
+ * (is_auto_cancel_enabled true) or active again; a 404 ends it with
+ * group_missing. Returns 1 when the session changed.
+ */
+static int sess_apply_group(struct sessions *s, size_t i, long status, const json_t *g)
+{
+	struct session *ss = &s->act[i];
+	int64_t now = sess_wall_ms();
+
+	if (status == 404) {
+		ss->status = SESSION_ENDED;
+		snprintf(ss->status_reason, sizeof ss->status_reason, "%s",
+			 strcmp(ss->pending, "end") == 0 ? "ended" : "group_missing");
+		ss->pending[0] = '\0';
+		ss->ended_at_ms = now;
+		log_warn("session '%s': order group %s is gone upstream; session ended (%s)",
+			 ss->name, ss->order_group_id, ss->status_reason);
+		sess_retire(s, i);
+		return 1;
+	}
+	if (!g)
+		return 0;
+	ss->verified = 1;
+	if (json_is_true(json_object_get(g, "is_auto_cancel_enabled"))) {
+		if (ss->status != SESSION_TRIGGERED) {
+			ss->status = SESSION_TRIGGERED;
+			snprintf(ss->status_reason, sizeof ss->status_reason, "%s",
+				 sess_window(ss, now) > (int64_t)ss->contracts_limit * 100
+					 ? "limit_window" : "external");
+			log_warn("session '%s': order group %s is triggered (%s)", ss->name,
+				 ss->order_group_id, ss->status_reason);
+			return 1;
+		}
+	} else if (json_is_false(json_object_get(g, "is_auto_cancel_enabled")) &&
+		   ss->status == SESSION_TRIGGERED) {
+		ss->status = SESSION_ACTIVE;
+		ss->status_reason[0] = '\0';
+		log_info("session '%s': order group %s was reset outside the gateway", ss->name,
+			 ss->order_group_id);
+		return 1;
+	}
+	return 0;
+}
+
+/* Reads the group of active session `name` from the upstream and applies
+ * it. *g_out (may be NULL) gets the group object; resp is kept for the
+ * caller to report. Returns 0 when the session still exists. */
+static void sess_refresh(struct sessions *s, const char *name, struct upstream_response *resp,
+			 json_t **g_out)
+{
+	char path[512], group[SESSION_ID_MAX];
+	long sub, i;
+	json_t *g;
+	int changed = 0;
+
+	if (g_out)
+		*g_out = NULL;
+	memset(resp, 0, sizeof *resp);
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i < 0) {
+		pthread_mutex_unlock(&s->lock);
+		resp->outcome = UPSTREAM_INTERNAL;
+		return;
+	}
+	snprintf(group, sizeof group, "%s", s->act[i].order_group_id);
+	sub = s->act[i].subaccount;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(path, sizeof path, SESS_PATH_GROUPS "/%s", group);
+	sess_call(s, "GET", path, sub, NULL, resp);
+	g = sess_ok(resp) ? sess_body_json(resp) : NULL;
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0 && strcmp(s->act[i].order_group_id, group) == 0 && resp->outcome == UPSTREAM_OK)
+		changed = sess_apply_group(s, (size_t)i, resp->status, g);
+	pthread_mutex_unlock(&s->lock);
+	if (changed)
+		sess_persist(s);
+	if (g_out)
+		*g_out = g;
+	else
+		json_decref(g);
+}
+
+/* Reconciles every active session with the upstream and resolves
+ * intents; updates the readiness flag. */
+static void sess_reconcile(struct sessions *s)
+{
+	size_t left = sess_resolve_intents(s), unverified = 0;
+
+	for (size_t n = 0;; n++) {
+		char name[SESSION_NAME_MAX + 1], pending[16], group[SESSION_ID_MAX];
+		struct upstream_response resp;
+		long sub;
+
+		pthread_mutex_lock(&s->lock);
+		while (n < s->nact && s->act[n].verified)
+			n++;
+		if (n >= s->nact) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		snprintf(name, sizeof name, "%s", s->act[n].name);
+		snprintf(pending, sizeof pending, "%s", s->act[n].pending);
+		snprintf(group, sizeof group, "%s", s->act[n].order_group_id);
+		sub = s->act[n].subaccount;
+		pthread_mutex_unlock(&s->lock);
+		if (strcmp(pending, "end") == 0) {
+			/* an end was under way when the gateway stopped: finish it */
+			char path[512];
+			snprintf(path, sizeof path, SESS_PATH_GROUPS "/%s", group);
+			sess_call(s, "DELETE", path, sub, NULL, &resp);
+			if (sess_ok(&resp) || (resp.outcome == UPSTREAM_OK && resp.status == 404)) {
+				pthread_mutex_lock(&s->lock);
+				long i = sess_find(s, name);
+				if (i >= 0)
+					sess_apply_group(s, (size_t)i, 404, NULL);
+				pthread_mutex_unlock(&s->lock);
+				sess_persist(s);
+				n--;
+			} else {
+				unverified++;
+			}
+			upstream_response_release(&resp);
+			continue;
+		}
+		sess_refresh(s, name, &resp, NULL);
+		if (resp.outcome != UPSTREAM_OK || (resp.status != 404 && !sess_ok(&resp)))
+			unverified++;
+		if (resp.outcome == UPSTREAM_OK && resp.status == 404)
+			n--;  /* the session left the active table */
+		upstream_response_release(&resp);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->reconciled = left == 0 && unverified == 0;
+	if (!s->reconciled)
+		snprintf(s->why, sizeof s->why,
+			 "sessions not reconciled: %zu session(s) unverified, %zu group creation(s) unresolved",
+			 unverified, left);
+	pthread_mutex_unlock(&s->lock);
+	s->last_reconcile_ms = gw_now_ms();
+}
+
+/* ---- answering jobs (worker thread; the connection is suspended) ---- */
+
+/* Answers with {"session": S} (or {"sessions": [...]}). */
+static void sess_answer_session(struct request *rq, unsigned int status, const struct session *ss)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "session", session_to_json(ss));
+	request_answer(rq, status, reply_json(o));
+}
+
+/* Answers with the upstream's own answer (relayed unchanged) or the
+ * gateway error for a failed call. Takes resp->body. */
+static void sess_answer_upstream(struct request *rq, struct upstream_response *resp)
+{
+	proxy_relay(rq, resp);
+}
+
+/* POST /session/start. */
+static void sess_do_start(struct sessions *s, struct job *j)
+{
+	struct request *rq = j->rq;
+	struct session_start_req *r = &j->start;
+	struct upstream_response resp;
+	struct intent it;
+	json_t *before, *body, *ans;
+	struct session ss;
+	long i;
+
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, j->name);
+	pthread_mutex_unlock(&s->lock);
+	if (i >= 0) {
+		request_fail(rq, "session_exists", "a session with this name is active", NULL);
+		return;
+	}
+	before = sess_list_groups(s, r->subaccount);
+	if (!before) {
+		request_fail(rq, "upstream_unavailable",
+			     "cannot list the account's order groups before creating one", NULL);
+		return;
+	}
+	memset(&it, 0, sizeof it);
+	sessions_uuid(it.id, sizeof it.id);
+	snprintf(it.name, sizeof it.name, "%s", j->name);
+	it.contracts_limit = r->contracts_limit;
+	it.subaccount = r->subaccount;
+	it.exchange_index = r->exchange_index;
+	it.before = before;
+	it.created_ms = sess_wall_ms();
+	pthread_mutex_lock(&s->lock);
+	if (sess_grow((void **)&s->intents, &s->capint, s->nint, sizeof *s->intents) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		json_decref(before);
+		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		return;
+	}
+	s->intents[s->nint++] = it;
+	pthread_mutex_unlock(&s->lock);
+	if (sess_persist(s) < 0) {
+		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
+		goto drop_intent;
+	}
+	body = json_object();
+	json_object_set_new(body, "contracts_limit", json_integer(r->contracts_limit));
+	if (r->subaccount)
+		json_object_set_new(body, "subaccount", json_integer(r->subaccount));
+	if (r->exchange_index)
+		json_object_set_new(body, "exchange_index", json_integer(r->exchange_index));
+	sess_call(s, "POST", SESS_PATH_GROUPS "/create", 0, body, &resp);
+	json_decref(body);
+	if (resp.outcome != UPSTREAM_OK) {
+		/* the group may or may not exist: the intent stays for recovery */
+		sess_answer_upstream(rq, &resp);
+		upstream_response_release(&resp);
+		sess_resolve_intents(s);
+		return;
+	}
+	ans = sess_body_json(&resp);
+	if (!sess_ok(&resp) || !ans || !json_is_string(json_object_get(ans, "order_group_id")) ||
+	    json_string_length(json_object_get(ans, "order_group_id")) >= SESSION_ID_MAX) {
+		json_decref(ans);
+		if (sess_ok(&resp)) {
+			request_fail(rq, "upstream_unavailable",
+				     "the upstream's order group answer has no order_group_id", NULL);
+			upstream_response_release(&resp);
+			sess_resolve_intents(s);
+			return;
+		}
+		sess_answer_upstream(rq, &resp);
+		upstream_response_release(&resp);
+		goto drop_intent;
+	}
+	memset(&ss, 0, sizeof ss);
+	snprintf(ss.name, sizeof ss.name, "%s", j->name);
+	sessions_uuid(ss.session_id, sizeof ss.session_id);
+	snprintf(ss.order_group_id, sizeof ss.order_group_id, "%s",
+		 json_string_value(json_object_get(ans, "order_group_id")));
+	ss.subaccount = r->subaccount;
+	if (json_is_integer(json_object_get(ans, "subaccount")))
+		ss.subaccount = (long)json_integer_value(json_object_get(ans, "subaccount"));
+	ss.exchange_index = r->exchange_index;
+	ss.status = SESSION_ACTIVE;
+	ss.contracts_limit = r->contracts_limit;
+	ss.heartbeat_timeout_s = r->heartbeat_timeout_s;
+	ss.started_at_ms = ss.last_heartbeat_ms = sess_wall_ms();
+	ss.has_max_filled = r->has_max_filled;
+	ss.max_session_filled_contracts = r->max_session_filled_contracts;
+	snprintf(ss.on_trigger, sizeof ss.on_trigger, "%s", r->on_trigger);
+	ss.cooldown_s = r->cooldown_s;
+	ss.max_auto_resets = r->max_auto_resets;
+	ss.verified = 1;
+	json_decref(ans);
+	upstream_response_release(&resp);
+	pthread_mutex_lock(&s->lock);
+	if (sess_grow((void **)&s->act, &s->capact, s->nact, sizeof *s->act) == 0)
+		s->act[s->nact++] = ss;
+	for (size_t n = 0; n < s->nint; n++)
+		if (strcmp(s->intents[n].id, it.id) == 0) {
+			json_decref(s->intents[n].before);
+			memmove(&s->intents[n], &s->intents[n + 1], (s->nint - n - 1) * sizeof *s->intents);
+			s->nint--;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (sess_persist(s) < 0) {
+		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
+		return;
+	}
+	log_info("session '%s' started: order group %s, contracts limit %ld", ss.name,
+		 ss.order_group_id, ss.contracts_limit);
+	sess_answer_session(rq, 201, &ss);
+	return;
+drop_intent:
+	pthread_mutex_lock(&s->lock);
+	for (size_t n = 0; n < s->nint; n++)
+		if (strcmp(s->intents[n].id, it.id) == 0) {
+			json_decref(s->intents[n].before);
+			memmove(&s->intents[n], &s->intents[n + 1], (s->nint - n - 1) * sizeof *s->intents);
+			s->nint--;
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+	sess_persist(s);
+}
+
+/* Copies the active session `name`; 0 when found. */
+static int sess_copy(struct sessions *s, const char *name, struct session *out)
+{
+	long i;
+
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0)
+		*out = s->act[i];
+	pthread_mutex_unlock(&s->lock);
+	return i >= 0 ? 0 : -1;
+}
+
+/* Performs one group mutation for session `name` (PUT reset|trigger|limit
+ * or DELETE). On success applies `apply` to the session under the lock,
+ * persists, and copies the result into *out. Returns 0 on success, else
+ * answers rq with the failure and returns -1. */
+static int sess_mutate(struct sessions *s, struct request *rq, const char *name,
+		       const char *method, const char *suffix, json_t *body,
+		       void (*apply)(struct sessions *, size_t, const struct session_op_req *),
+		       const struct session_op_req *opr, struct session *out)
+{
+	struct session cur;
+	struct upstream_response resp;
+	char path[512];
+	long i;
+	int gone;
+
+	if (sess_copy(s, name, &cur) < 0) {
+		request_fail(rq, "not_found", "no active session with this name", NULL);
+		return -1;
+	}
+	snprintf(path, sizeof path, SESS_PATH_GROUPS "/%s%s", cur.order_group_id, suffix);
+	sess_call(s, method, path, cur.subaccount, body, &resp);
+	gone = resp.outcome == UPSTREAM_OK && resp.status == 404;
+	if (!sess_ok(&resp) && !(gone && strcmp(method, "DELETE") == 0)) {
+		if (gone) {
+			/* the group vanished upstream: the session cannot go on */
+			pthread_mutex_lock(&s->lock);
+			i = sess_find(s, name);
+			if (i >= 0)
+				sess_apply_group(s, (size_t)i, 404, NULL);
+			pthread_mutex_unlock(&s->lock);
+			sess_persist(s);
+		}
+		sess_answer_upstream(rq, &resp);
+		upstream_response_release(&resp);
+		return -1;
+	}
+	upstream_response_release(&resp);
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i < 0) {
+		pthread_mutex_unlock(&s->lock);
+		request_fail(rq, "not_found", "the session ended meanwhile", NULL);
+		return -1;
+	}
+	*out = s->act[i];
+	apply(s, (size_t)i, opr);
+	if (out->status != SESSION_ENDED) {
+		long k = sess_find(s, name);
+		if (k >= 0)
+			*out = s->act[k];
+		else if (s->nhist)
+			*out = s->hist[s->nhist - 1];
+	}
+	pthread_mutex_unlock(&s->lock);
+	sess_persist(s);
+	return 0;
+}
+
+/* Apply functions for sess_mutate (caller holds the lock). */
+static void sess_apply_reset(struct sessions *s, size_t i, const struct session_op_req *o)
+{
+	(void)o;
+	s->act[i].status = SESSION_ACTIVE;
+	s->act[i].status_reason[0] = '\0';
+	s->act[i].contracts_submitted = 0;
+	s->act[i].contracts_filled = 0;
+	memset(s->act[i].fill_ts_ms, 0, sizeof s->act[i].fill_ts_ms);
+	memset(s->act[i].fill_n, 0, sizeof s->act[i].fill_n);
+}
+
+static void sess_apply_halt(struct sessions *s, size_t i, const struct session_op_req *o)
+{
+	(void)o;
+	s->act[i].status = SESSION_TRIGGERED;
+	snprintf(s->act[i].status_reason, sizeof s->act[i].status_reason, "halted");
+}
+
+static void sess_apply_end(struct sessions *s, size_t i, const struct session_op_req *o)
+{
+	(void)o;
+	s->act[i].status = SESSION_ENDED;
+	snprintf(s->act[i].status_reason, sizeof s->act[i].status_reason, "ended");
+	s->act[i].pending[0] = '\0';
+	s->act[i].ended_at_ms = sess_wall_ms();
+	sess_retire(s, i);
+}
+
+static void sess_apply_limit(struct sessions *s, size_t i, const struct session_op_req *o)
+{
+	if (o->has_contracts_limit)
+		s->act[i].contracts_limit = o->contracts_limit;
+	if (o->has_max_filled) {
+		s->act[i].has_max_filled = 1;
+		s->act[i].max_session_filled_contracts = o->max_session_filled_contracts;
+	}
+}
+
+/* Marks the session as being ended (persisted before the delete). */
+static void sess_mark_pending_end(struct sessions *s, const char *name)
+{
+	long i;
+
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0)
+		snprintf(s->act[i].pending, sizeof s->act[i].pending, "end");
+	pthread_mutex_unlock(&s->lock);
+	sess_persist(s);
+}
+
+/* POST /session/halt with {"all": true}: halts every active session. */
+static void sess_do_halt_all(struct sessions *s, struct request *rq)
+{
+	json_t *list = json_array(), *o;
+	char (*names)[SESSION_NAME_MAX + 1];
+	size_t n;
+	int failed = 0;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nact;
+	names = calloc(n ? n : 1, sizeof *names);
+	for (size_t i = 0; names && i < n; i++)
+		snprintf(names[i], sizeof names[i], "%s", s->act[i].name);
+	pthread_mutex_unlock(&s->lock);
+	if (!names) {
+		json_decref(list);
+		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct session out;
+		struct request probe = *rq;
+		probe.reply = NULL;
+		if (sess_mutate(s, &probe, names[i], "PUT", "/trigger", NULL, sess_apply_halt, NULL,
+				&out) == 0) {
+			json_array_append_new(list, session_to_json(&out));
+			log_warn("session '%s' halted (halt all)", names[i]);
+		} else {
+			failed = 1;
+			log_error("halt all: session '%s' could not be halted (status %u)", names[i],
+				  probe.reply_status);
+			if (probe.reply)
+				MHD_destroy_response(probe.reply);
+		}
+	}
+	free(names);
+	if (failed) {
+		json_t *extra = json_object();
+		json_object_set_new(extra, "sessions", list);
+		request_fail(rq, "upstream_unavailable",
+			     "some sessions could not be halted; the ones that were are listed", extra);
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "sessions", list);
+	request_answer(rq, 200, reply_json(o));
+}
+
+/* GET /session: the session (active, else the last ended) and its live
+ * upstream group. */
+static void sess_do_get(struct sessions *s, struct job *j)
+{
+	struct request *rq = j->rq;
+	struct session cur;
+	struct upstream_response resp;
+	json_t *o, *g = NULL;
+	int found = 0, active = 0;
+
+	memset(&resp, 0, sizeof resp);
+	if (sess_copy(s, j->name, &cur) == 0) {
+		active = 1;
+		sess_refresh(s, j->name, &resp, &g);
+	}
+	pthread_mutex_lock(&s->lock);
+	{
+		long i = sess_find(s, j->name);
+		if (i >= 0) {
+			cur = s->act[i];
+			found = 1;
+		} else {
+			for (size_t k = s->nhist; k-- > 0;)
+				if (strcmp(s->hist[k].name, j->name) == 0) {
+					cur = s->hist[k];
+					found = 1;
+					break;
+				}
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!found) {
+		upstream_response_release(&resp);
+		json_decref(g);
+		request_fail(rq, "not_found", "no session with this name ever existed", NULL);
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "session", session_to_json(&cur));
+	json_object_set_new(o, "upstream", g ? g : json_null());
+	if (active && !g) {
+		json_t *e = json_object();
+		if (resp.outcome == UPSTREAM_OK) {
+			json_t *ub = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+			json_object_set_new(e, "status", json_integer(resp.status));
+			json_object_set_new(e, "body", ub ? ub : json_null());
+		} else {
+			json_object_set_new(e, "status", json_null());
+			json_object_set_new(e, "message", json_string(resp.error));
+		}
+		json_object_set_new(o, "upstream_error", e);
+	}
+	upstream_response_release(&resp);
+	request_answer(rq, 200, reply_json(o));
+}
+
+/* Runs one HTTP job and answers it. */
+static void sess_run_http(struct sessions *s, struct job *j)
+{
+	struct request *rq = j->rq;
+	struct session out;
+	json_t *body;
+
+	if (atomic_load(&s->gw->stopping) && j->op != OP_GET) {
+		request_fail(rq, "shutting_down", "the gateway is stopping", NULL);
+		return;
+	}
+	switch (j->op) {
+	case OP_START:
+		sess_do_start(s, j);
+		break;
+	case OP_RESET:
+		if (sess_mutate(s, rq, j->name, "PUT", "/reset", NULL, sess_apply_reset, &j->opr,
+				&out) == 0) {
+			log_info("session '%s' reset", j->name);
+			sess_answer_session(rq, 200, &out);
+		}
+		break;
+	case OP_HALT:
+		if (j->opr.all) {
+			sess_do_halt_all(s, rq);
+		} else if (sess_mutate(s, rq, j->name, "PUT", "/trigger", NULL, sess_apply_halt,
+				       &j->opr, &out) == 0) {
+			log_warn("session '%s' halted", j->name);
+			sess_answer_session(rq, 200, &out);
+		}
+		break;
+	case OP_END:
+		if (sess_copy(s, j->name, &out) < 0) {
+			request_fail(rq, "not_found", "no active session with this name", NULL);
+			break;
+		}
+		sess_mark_pending_end(s, j->name);
+		if (sess_mutate(s, rq, j->name, "DELETE", "", NULL, sess_apply_end, &j->opr,
+				&out) == 0) {
+			out.status = SESSION_ENDED;
+			pthread_mutex_lock(&s->lock);
+			if (s->nhist && strcmp(s->hist[s->nhist - 1].name, j->name) == 0)
+				out = s->hist[s->nhist - 1];
+			pthread_mutex_unlock(&s->lock);
+			log_info("session '%s' ended: order group %s deleted", j->name, out.order_group_id);
+			sess_answer_session(rq, 200, &out);
+		} else {
+			pthread_mutex_lock(&s->lock);
+			long i = sess_find(s, j->name);
+			if (i >= 0)
+				s->act[i].pending[0] = '\0';
+			pthread_mutex_unlock(&s->lock);
+			sess_persist(s);
+		}
+		break;
+	case OP_LIMIT:
+		body = NULL;
+		if (j->opr.has_contracts_limit) {
+			body = json_object();
+			json_object_set_new(body, "contracts_limit", json_integer(j->opr.contracts_limit));
+			if (sess_mutate(s, rq, j->name, "PUT", "/limit", body, sess_apply_limit, &j->opr,
+					&out) == 0)
+				sess_answer_session(rq, 200, &out);
+			json_decref(body);
+		} else {
+			long i;
+			pthread_mutex_lock(&s->lock);
+			i = sess_find(s, j->name);
+			if (i >= 0) {
+				sess_apply_limit(s, (size_t)i, &j->opr);
+				out = s->act[i];
+			}
+			pthread_mutex_unlock(&s->lock);
+			if (i < 0) {
+				request_fail(rq, "not_found", "no active session with this name", NULL);
+			} else {
+				sess_persist(s);
+				sess_answer_session(rq, 200, &out);
+			}
+		}
+		break;
+	case OP_GET:
+		sess_do_get(s, j);
+		break;
+	}
+}
+
+/* Resumes a connection suspended for a job. */
+static void sess_finish(struct job *j)
+{
+	if (j->rq)
+		request_resume_external(j->rq);
+}
+
+/* Takes the next job, waiting up to one second. Returns NULL on timeout. */
+static struct job *sess_next_job(struct sessions *s)
+{
+	struct job *j;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->qlock);
+	if (!s->qhead && !s->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&s->qcond, &s->qlock, &until);
+	}
+	j = s->qhead;
+	if (j) {
+		s->qhead = j->next;
+		if (!s->qhead)
+			s->qtail = NULL;
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return j;
+}
+
+/* The worker: reconcile, then jobs, flushing counters every second. */
+static void *sess_main(void *arg)
+{
+	struct sessions *s = arg;
+
+	sess_reconcile(s);
+	for (;;) {
+		struct job *j = sess_next_job(s);
+		int stop, dirty;
+
+		if (j) {
+			if (j->kind == JOB_HTTP) {
+				sess_run_http(s, j);
+			} else {
+				struct upstream_response resp;
+				sess_refresh(s, j->name, &resp, NULL);
+				upstream_response_release(&resp);
+			}
+			sess_finish(j);
+			free(j);
+		}
+		pthread_mutex_lock(&s->lock);
+		dirty = s->dirty;
+		pthread_mutex_unlock(&s->lock);
+		if (dirty)
+			sess_persist(s);
+		if (!s->reconciled && !atomic_load(&s->gw->stopping) &&
+		    gw_now_ms() - s->last_reconcile_ms >= s->gw->conf->readiness.probe_interval_s * 1000)
+			sess_reconcile(s);
+		pthread_mutex_lock(&s->qlock);
+		stop = s->stop && !s->qhead;
+		pthread_mutex_unlock(&s->qlock);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+int sessions_start(struct sessions *s, char *err, size_t errlen)
+{
+	int rc = pthread_create(&s->thread, NULL, sess_main, s);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the sessions worker: %s", strerror(rc));
+		return -1;
+	}
+	s->running = 1;
+	return 0;
+}
+
+void sessions_stop(struct sessions *s)
+{
+	if (!s)
+		return;
+	if (s->running) {
+		pthread_mutex_lock(&s->qlock);
+		s->stop = 1;
+		pthread_cond_broadcast(&s->qcond);
+		pthread_mutex_unlock(&s->qlock);
+		pthread_join(s->thread, NULL);
+		s->running = 0;
+	}
+	sess_persist(s);
+}
+
+/* Queues a job for the worker (and suspends its connection when it has
+ * one). Returns -1 on OOM. */
+static int sess_enqueue(struct sessions *s, struct job *j)
+{
+	if (j->rq)
+		request_suspend_external(j->rq);
+	pthread_mutex_lock(&s->qlock);
+	j->next = NULL;
+	if (s->qtail)
+		s->qtail->next = j;
+	else
+		s->qhead = j;
+	s->qtail = j;
+	pthread_cond_signal(&s->qcond);
+	pthread_mutex_unlock(&s->qlock);
+	return 0;
+}
+
+/* ---- hooks for the order path ---- */
+
+void sessions_snapshot(struct sessions *s, const char *name, struct session_snap *out)
+{
+	long i;
+
+	memset(out, 0, sizeof *out);
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0) {
+		out->found = 1;
+		out->status = s->act[i].status;
+		snprintf(out->status_reason, sizeof out->status_reason, "%s", s->act[i].status_reason);
+		snprintf(out->order_group_id, sizeof out->order_group_id, "%s",
+			 s->act[i].order_group_id);
+		out->subaccount = s->act[i].subaccount;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int sessions_owns_group(struct sessions *s, const char *id, size_t len)
+{
+	int owned = 0;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nact && !owned; i++)
+		if (strlen(s->act[i].order_group_id) == len &&
+		    memcmp(s->act[i].order_group_id, id, len) == 0)
+			owned = 1;
+	pthread_mutex_unlock(&s->lock);
+	return owned;
+}
+
+void sessions_count(struct sessions *s, const char *name, const char *group_id,
+		    int64_t accepted, int64_t rejected, int64_t submitted, int64_t filled)
+{
+	long i;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0 && strcmp(s->act[i].order_group_id, group_id) == 0) {
+		struct session *ss = &s->act[i];
+		ss->orders_accepted += accepted;
+		ss->orders_rejected += rejected;
+		ss->contracts_submitted += submitted;
+		ss->contracts_filled += filled;
+		if (filled > 0) {
+			unsigned k = ss->fill_pos++ % (sizeof ss->fill_n / sizeof ss->fill_n[0]);
+			ss->fill_ts_ms[k] = sess_wall_ms();
+			ss->fill_n[k] = filled;
+		}
+		s->dirty = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void sessions_suspect_trigger(struct sessions *s, const char *name, const char *group_id)
+{
+	struct job *j;
+
+	if (!s || !(j = calloc(1, sizeof *j)))
+		return;
+	j->kind = JOB_CONFIRM;
+	snprintf(j->name, sizeof j->name, "%s", name);
+	snprintf(j->group, sizeof j->group, "%s", group_id);
+	sess_enqueue(s, j);
+}
+
+/* ---- the /session endpoints (loop thread) ---- */
+
+/* Copies the value of query parameter `key` (raw; names need no decoding).
+ * Returns 1 found, 0 absent. */
+static int sess_query_param(const char *query, const char *key, char *buf, size_t cap)
+{
+	size_t kl = strlen(key);
+
+	while (query && *query) {
+		size_t n = strcspn(query, "&");
+		if (n > kl && strncmp(query, key, kl) == 0 && query[kl] == '=') {
+			size_t vl = n - kl - 1;
+			if (vl >= cap)
+				vl = cap - 1;
+			memcpy(buf, query + kl + 1, vl);
+			buf[vl] = '\0';
+			return 1;
+		}
+		query += n;
+		if (*query == '&')
+			query++;
+	}
+	return 0;
+}
+
+/* The session name for /session*: body, ?name=, X-Gateway-Session, the
+ * client's configured session, "default". Returns -1 (answered 400) when
+ * the chosen name is invalid. */
+static int sess_resolve_name(struct request *rq, const char *body_name, char *out, size_t cap)
+{
+	const char *hdr = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Gateway-Session");
+	const char *src;
+	char q[256];
+
+	if (body_name && body_name[0])
+		src = body_name;
+	else if (sess_query_param(rq->query, "name", q, sizeof q))
+		src = q;
+	else if (hdr)
+		src = hdr;
+	else if (rq->client_session)
+		src = rq->client_session;
+	else
+		src = "default";
+	/* validate the whole value before copying, so nothing is truncated
+	 * into a valid name */
+	if (!session_name_ok(src) || strlen(src) >= cap) {
+		request_fail(rq, "invalid_request", "session names must match [A-Za-z0-9_-]{1,64}", NULL);
+		return -1;
+	}
+	memcpy(out, src, strlen(src) + 1);
+	return 0;
+}
+
+/* GET /sessions: the active sessions, then the ended ones (newest last). */
+static void sess_list(struct sessions *s, struct request *rq)
+{
+	json_t *arr = json_array(), *o = json_object();
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nact; i++)
+		json_array_append_new(arr, session_to_json(&s->act[i]));
+	for (size_t i = 0; i < s->nhist; i++)
+		json_array_append_new(arr, session_to_json(&s->hist[i]));
+	pthread_mutex_unlock(&s->lock);
+	json_object_set_new(o, "sessions", arr);
+	request_answer(rq, 200, reply_json(o));
+}
+
+/* POST /session/heartbeat: feeds the dead-man switch. */
+static void sess_heartbeat(struct sessions *s, struct request *rq, const char *name)
+{
+	struct session out;
+	long i;
+
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0) {
+		s->act[i].last_heartbeat_ms = sess_wall_ms();
+		s->dirty = 1;
+		out = s->act[i];
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (i < 0) {
+		request_fail(rq, "not_found", "no active session with this name", NULL);
+		return;
+	}
+	sess_answer_session(rq, 200, &out);
+}
+
+void sessions_handle(struct request *rq)
+{
+	struct sessions *s = rq->gw->sessions;
+	const char *p = rq->target + 8;       /* after "/session" */
+	size_t plen = rq->path_len - 8;
+	int is_get = strcmp(rq->method, "GET") == 0, is_post = strcmp(rq->method, "POST") == 0;
+	const char *code = NULL;
+	char msg[256];
+	struct job *j;
+	enum job_op op;
+	enum session_op sop = SESSION_OP_RESET;
+
+	if (rq->route == PATH_ROUTE_SESSIONS) {
+		if (!is_get)
+			request_fail(rq, "not_found", "no such endpoint", NULL);
+		else
+			sess_list(s, rq);
+		return;
+	}
+#define SESS_IS(lit) (plen == sizeof(lit) - 1 && memcmp(p, lit, plen) == 0)
+	if (SESS_IS("") && is_get)
+		op = OP_GET;
+	else if (SESS_IS("/start") && is_post)
+		op = OP_START;
+	else if (SESS_IS("/reset") && is_post)
+		op = OP_RESET, sop = SESSION_OP_RESET;
+	else if (SESS_IS("/end") && is_post)
+		op = OP_END, sop = SESSION_OP_END;
+	else if (SESS_IS("/halt") && is_post)
+		op = OP_HALT, sop = SESSION_OP_HALT;
+	else if (SESS_IS("/limit") && strcmp(rq->method, "PUT") == 0)
+		op = OP_LIMIT, sop = SESSION_OP_LIMIT;
+	else if (SESS_IS("/heartbeat") && is_post) {
+		struct session_op_req r;
+		char name[SESSION_NAME_MAX + 1];
+		if (session_parse_op(SESSION_OP_HEARTBEAT, rq->body, rq->body_len, &r, &code, msg,
+				     sizeof msg) < 0) {
+			request_fail(rq, code, msg, NULL);
+			return;
+		}
+		if (sess_resolve_name(rq, r.name, name, sizeof name) == 0)
+			sess_heartbeat(s, rq, name);
+		return;
+	} else {
+		request_fail(rq, "not_found", "no such endpoint", NULL);
+		return;
+	}
+#undef SESS_IS
+	if (op != OP_GET && !roles_allow_session_admin((enum gw_role)rq->role)) {
+		request_fail(rq, "forbidden", "only admins may change sessions", NULL);
+		return;
+	}
+	if (!(j = calloc(1, sizeof *j))) {
+		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		return;
+	}
+	j->kind = JOB_HTTP;
+	j->op = op;
+	j->rq = rq;
+	if (op == OP_START) {
+		if (session_parse_start(rq->body, rq->body_len, &j->start, &code, msg, sizeof msg) < 0)
+			goto bad;
+		if (sess_resolve_name(rq, j->start.name, j->name, sizeof j->name) < 0)
+			goto done;
+	} else if (op != OP_GET) {
+		if (session_parse_op(sop, rq->body, rq->body_len, &j->opr, &code, msg, sizeof msg) < 0)
+			goto bad;
+		if (!j->opr.all && sess_resolve_name(rq, j->opr.name, j->name, sizeof j->name) < 0)
+			goto done;
+	} else if (sess_resolve_name(rq, NULL, j->name, sizeof j->name) < 0) {
+		goto done;
+	}
+	sess_enqueue(s, j);
+	return;
+bad:
+	request_fail(rq, code, msg, NULL);
+done:
+	free(j);
+}

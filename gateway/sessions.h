@@ -1,0 +1,70 @@
+/*
+ * sessions: the gateway's sessions (Kalshi order groups plus book-keeping),
+ * their durable state in state_dir/sessions.json, the /session endpoints,
+ * and the hooks the order path uses.
+ *
+ * Threads: the session table is guarded by one mutex held only for short
+ * copies. Every operation that talks to the upstream or the disk runs on
+ * the sessions worker thread, one at a time (which also serialises
+ * transitions); loops hand it jobs and suspend the connection meanwhile.
+ */
+#ifndef GATEWAY_SESSIONS_H
+#define GATEWAY_SESSIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/session.h"
+
+struct gw;
+struct request;
+struct sessions;
+
+/* Loads state_dir/sessions.json (absent = no sessions). Returns NULL with
+ * err filled when the file is corrupt (it is then left untouched). */
+struct sessions *sessions_new(struct gw *gw, char *err, size_t errlen);
+
+/* Starts the worker: reconciliation with the upstream first, then jobs,
+ * and a counter flush at least every second. */
+int sessions_start(struct sessions *s, char *err, size_t errlen);
+
+/* Stops the worker (after the loops stopped) and persists. */
+void sessions_stop(struct sessions *s);
+
+/* Frees everything. NULL is a no-op. */
+void sessions_free(struct sessions *s);
+
+/* Whether every active session was verified with the upstream and no
+ * group creation is unresolved; why gets the reason when not. */
+int sessions_reconciled(struct sessions *s, char *why, size_t cap);
+
+/* Handles /session, /session/... and /sessions (loop thread). */
+void sessions_handle(struct request *rq);
+
+/* What the order path needs to know about a session. */
+struct session_snap {
+	int found;                  /* an active or triggered session exists */
+	enum session_status status;
+	char status_reason[24];
+	char order_group_id[SESSION_ID_MAX];
+	long subaccount;
+};
+
+/* Copies the state of the active session `name`. Thread-safe. */
+void sessions_snapshot(struct sessions *s, const char *name, struct session_snap *out);
+
+/* Whether group id (len bytes) belongs to an active session. Thread-safe. */
+int sessions_owns_group(struct sessions *s, const char *id, size_t len);
+
+/* Adds to a session's counters (contracts in hundredths). Thread-safe. */
+void sessions_count(struct sessions *s, const char *name, const char *group_id,
+		    int64_t accepted, int64_t rejected, int64_t submitted, int64_t filled);
+
+/* An order for `name` was refused in a way that mentions the order group:
+ * ask the worker to confirm the group's state with a GET. Thread-safe. */
+void sessions_suspect_trigger(struct sessions *s, const char *name, const char *group_id);
+
+/* Writes a random UUID v4 (cap >= 37). Thread-safe. */
+void sessions_uuid(char *buf, size_t cap);
+
+#endif
