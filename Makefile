@@ -72,7 +72,7 @@ test: deps all
 	@python3 tests/e2e/run.py --build $(BUILD)
 
 run: deps all
-	@sh tests/../gateway/run.sh $(BUILD)
+	@sh gateway/run.sh $(BUILD)
 
 clean:
 	rm -rf build build-*

@@ -43,6 +43,19 @@ static void usage(FILE *f)
 		"             KALSHI_UPSTREAM_URL KALSHI_API_KEY_ID KALSHI_PRIVATE_KEY_FILE KALSHI_CA_FILE\n");
 }
 
+/* Adds "SOURCE:KEY: message" for a problem found after loading, naming
+ * the environment variable when the value came from the environment. */
+static void diag_key(struct conf_diag *d, const struct gw_conf *c, const char *key,
+		     const char *field, const char *msg)
+{
+	const char *src = conf_source(c, key), *var = conf_env_var(key);
+
+	if (strcmp(src, "env") == 0 && var)
+		conf_diag_add(d, src, field, "%s: %s", var, msg);
+	else
+		conf_diag_add(d, src, field, "%s", msg);
+}
+
 /* Reads a token file: the first line, surrounding whitespace removed.
  * Returns a malloc'd token or NULL with err filled. */
 static char *read_token_file(const char *path, char *err, size_t errlen)
@@ -83,7 +96,7 @@ static struct identity *build_identity(const struct gw_conf *c, struct conf_diag
 	if (c->admin_token_file) {
 		char *tok = read_token_file(c->admin_token_file, err, sizeof err);
 		if (!tok) {
-			conf_diag_add(diag, conf_source(c, "admin_token_file"), "admin_token_file", "%s", err);
+			diag_key(diag, c, "admin_token_file", "admin_token_file", err);
 		} else {
 			unsigned char h[32];
 			identity_hash_token(tok, strlen(tok), h);
@@ -228,15 +241,13 @@ int main(int argc, char **argv)
 	if (conf->upstream.private_key_file) {
 		gw.signer = signer_load_file(conf->upstream.private_key_file, err, sizeof err);
 		if (!gw.signer)
-			conf_diag_add(&diag, conf_source(conf, "upstream.private_key_file"),
-				      "upstream.private_key_file", "%s", err);
+			diag_key(&diag, conf, "upstream.private_key_file", "upstream.private_key_file", err);
 	}
 	gw.ident = build_identity(conf, &diag);
 	gw.anonymous_admin = identity_count(gw.ident) == 0;
 	if (gw.anonymous_admin && !conf->listen_is_loopback)
-		conf_diag_add(&diag, conf_source(conf, "listen"), "listen",
-			      "listening on non-loopback address '%s' needs clients or admin_token_file, since callers must identify",
-			      conf->listen);
+		diag_key(&diag, conf, "listen", "listen",
+			 "listening on a non-loopback address needs clients or admin_token_file, since callers must identify");
 	if (diag.count) {
 		print_diag(&diag);
 		rc = 2;

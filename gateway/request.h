@@ -30,7 +30,8 @@ struct request {
 	struct MHD_Connection *conn;
 	struct request *prev, *next;   /* loop's suspended list */
 	enum req_phase phase;
-	int suspended;
+	int suspended;                 /* waiting for this loop's upstream pool */
+	int handed_off;                /* suspended for another thread (never cleared) */
 
 	char *target;                  /* raw request target, owned */
 	size_t path_len;               /* bytes of target before '?' */

@@ -339,6 +339,7 @@ void request_resume(struct request *rq)
 
 void request_suspend_external(struct request *rq)
 {
+	rq->handed_off = 1;
 	atomic_fetch_add(&rq->loop->xsuspended, 1);
 	MHD_suspend_connection(rq->conn);
 }
@@ -347,8 +348,15 @@ void request_resume_external(struct request *rq)
 {
 	struct loop *l = rq->loop;
 
+	uint64_t one = 1;
+
 	MHD_resume_connection(rq->conn);
 	atomic_fetch_sub(&l->xsuspended, 1);
+	/* libmicrohttpd's own signal does not reach our epoll set in
+	 * external-epoll mode: wake the loop so MHD_run picks the resume up */
+	if (write(l->wake_fd, &one, sizeof one) < 0) {
+		/* the loop still runs MHD at least once a second */
+	}
 }
 
 struct upstream_pool *request_pool(struct request *rq)
@@ -364,13 +372,13 @@ static void server_dispatch(struct request *rq)
 	case PATH_ROUTE_PROXY:
 		proxy_handle(rq);
 		break;
-	case PATH_ROUTE_HEALTHZ:
-	case PATH_ROUTE_READYZ:
-	case PATH_ROUTE_METRICS:
 	case PATH_ROUTE_SESSION:
 	case PATH_ROUTE_SESSIONS:
 		sessions_handle(rq);
 		break;
+	case PATH_ROUTE_HEALTHZ:
+	case PATH_ROUTE_READYZ:
+	case PATH_ROUTE_METRICS:
 	case PATH_ROUTE_UI:
 	case PATH_ROUTE_WS:
 		ops_handle(rq);
@@ -431,11 +439,12 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		} else {
 			server_dispatch(rq);
 		}
-		if (rq->suspended)
+		/* handed to the upstream or another thread: answered on resume
+		 * (which may already have happened on another thread, so the
+		 * flags, never the answer, decide) */
+		if (rq->suspended || rq->handed_off)
 			return MHD_YES;
 	}
-	if (rq->suspended)
-		return MHD_YES;
 	return server_queue(rq);
 }
 
@@ -592,12 +601,12 @@ static void *loop_main(void *arg)
 	struct epoll_event evs[64];
 
 	for (;;) {
-		long timeout = -1, ct;
+		long timeout = 1000, ct;
 		MHD_UNSIGNED_LONG_LONG mt;
 		int n;
 
 		if (MHD_get_timeout(l->mhd, &mt) == MHD_YES)
-			timeout = mt > 1000 ? 1000 : (long)mt;
+			timeout = mt < 1000 ? (long)mt : 1000;
 		ct = upstream_pool_timeout_ms(l->pool);
 		if (ct >= 0 && (timeout < 0 || ct < timeout))
 			timeout = ct;

@@ -70,7 +70,9 @@ int browser_origin_allowed(const struct gw_conf *c, const char *origin, const ch
 	for (size_t i = 0; i < c->server.allowed_origins.count; i++)
 		if (strcasecmp(c->server.allowed_origins.items[i], origin) == 0)
 			return 1;
-	if (host && strncasecmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0)
+	/* an empty Host is nobody's origin: "http://" alone must not match it */
+	if (host && *host && strncasecmp(origin, "http://", 7) == 0 &&
+	    strcasecmp(origin + 7, host) == 0)
 		return 1;
 	return 0;
 }

@@ -33,23 +33,47 @@ void session_format_time(int64_t ms, char *buf, size_t cap)
 		 tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100, (int)(ms % 1000));
 }
 
+/* The decimal value of s[0..n), which the caller has checked are digits. */
+static int session_digits(const char *s, int n)
+{
+	int v = 0;
+
+	while (n-- > 0)
+		v = v * 10 + (*s++ - '0');
+	return v;
+}
+
+/* Strict: exactly the 24 characters session_format_time writes, each field
+ * in range (no leap seconds, no days past the month's end), so a corrupt
+ * state file is refused rather than normalised by timegm(). */
 int session_parse_time(const char *s, int64_t *ms)
 {
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	struct tm tm;
-	int y, mo, d, h, mi, se, milli;
-	char z;
+	int y, mo, d, leap;
 
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &se, &milli,
-			 &z) != 8 || z != 'Z')
+	if (!s || strlen(s) != sizeof pat - 1)
+		return -1;
+	for (size_t i = 0; i < sizeof pat - 1; i++)
+		if (pat[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pat[i])
+			return -1;
+	y = session_digits(s, 4);
+	mo = session_digits(s + 5, 2);
+	d = session_digits(s + 8, 2);
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+	    session_digits(s + 11, 2) > 23 || session_digits(s + 14, 2) > 59 ||
+	    session_digits(s + 17, 2) > 59)
 		return -1;
 	memset(&tm, 0, sizeof tm);
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
 	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	*ms = (int64_t)timegm(&tm) * 1000 + milli;
+	tm.tm_hour = session_digits(s + 11, 2);
+	tm.tm_min = session_digits(s + 14, 2);
+	tm.tm_sec = session_digits(s + 17, 2);
+	*ms = (int64_t)timegm(&tm) * 1000 + session_digits(s + 20, 3);
 	return 0;
 }
 
@@ -184,6 +208,38 @@ static int session_get_time(const json_t *j, const char *key, int64_t *out)
 	return session_parse_time(json_string_value(v), out);
 }
 
+/* Reads an optional count string member: absent or null sets *has = 0;
+ * -1 when present but not a valid count string. */
+static int session_get_opt_count(const json_t *j, const char *key, int *has, int64_t *out)
+{
+	const json_t *v = json_object_get(j, key);
+
+	if (!v || json_is_null(v)) {
+		*has = 0;
+		return 0;
+	}
+	if (session_get_count(j, key, out) < 0)
+		return -1;
+	*has = 1;
+	return 0;
+}
+
+/* Reads an optional integer member: absent or null is -1 (the
+ * configuration default); -1 returned when present but not an integer. */
+static int session_get_opt_long(const json_t *j, const char *key, long *out)
+{
+	const json_t *v = json_object_get(j, key);
+
+	if (!v || json_is_null(v)) {
+		*out = -1;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return -1;
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
 int session_from_state(const json_t *j, struct session *out, char *err, size_t errlen)
 {
 	struct session s;
@@ -227,6 +283,21 @@ int session_from_state(const json_t *j, struct session *out, char *err, size_t e
 		bad = "contracts_submitted";
 	else if (session_get_count(j, "contracts_filled", &s.contracts_filled) < 0)
 		bad = "contracts_filled";
+	/* internal fields: absent or null means the default, a wrong value is
+	 * corruption (a cap must never be silently dropped or zeroed) */
+	else if (session_get_opt_count(j, "max_session_filled_contracts", &s.has_max_filled,
+				       &s.max_session_filled_contracts) < 0)
+		bad = "max_session_filled_contracts";
+	else if (session_get_int(j, "last_heartbeat_ms", &s.last_heartbeat_ms, 1) < 0)
+		bad = "last_heartbeat_ms";
+	else if (session_get_str(j, "on_trigger", s.on_trigger, sizeof s.on_trigger, 1) < 0)
+		bad = "on_trigger";
+	else if (session_get_opt_long(j, "cooldown_s", &s.cooldown_s) < 0)
+		bad = "cooldown_s";
+	else if (session_get_opt_long(j, "max_auto_resets", &s.max_auto_resets) < 0)
+		bad = "max_auto_resets";
+	else if (session_get_str(j, "pending", s.pending, sizeof s.pending, 1) < 0)
+		bad = "pending";
 	if (bad) {
 		snprintf(err, errlen, "session field '%s' is missing or invalid", bad);
 		return -1;
@@ -243,18 +314,6 @@ int session_from_state(const json_t *j, struct session *out, char *err, size_t e
 		snprintf(err, errlen, "session status '%s' is unknown", status);
 		return -1;
 	}
-	if (json_is_string(json_object_get(j, "max_session_filled_contracts"))) {
-		s.has_max_filled = 1;
-		session_get_count(j, "max_session_filled_contracts", &s.max_session_filled_contracts);
-	}
-	session_get_int(j, "last_heartbeat_ms", &s.last_heartbeat_ms, 1);
-	session_get_str(j, "on_trigger", s.on_trigger, sizeof s.on_trigger, 1);
-	s.cooldown_s = s.max_auto_resets = -1;
-	if (session_get_int(j, "cooldown_s", &v, 0) == 0)
-		s.cooldown_s = (long)v;
-	if (session_get_int(j, "max_auto_resets", &v, 0) == 0)
-		s.max_auto_resets = (long)v;
-	session_get_str(j, "pending", s.pending, sizeof s.pending, 1);
 	*out = s;
 	return 0;
 }
@@ -268,7 +327,7 @@ static json_t *session_body(const char *body, size_t len, const char **code, cha
 
 	if (len == 0)
 		return json_object();
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
 	if (!j) {
 		*code = strstr(e.text, "duplicate") ? "invalid_request" : "invalid_json";
 		snprintf(msg, msglen, "body is not valid JSON: %s", e.text);
