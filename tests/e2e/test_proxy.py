@@ -1,0 +1,422 @@
+"""End-to-end tests of the core pass-through: the real gateway binary in front
+of the mock exchange, both on loopback, driven over HTTP.
+
+Each test asserts on what the mock exchange received (method, raw path, query,
+headers, body, and whether the signature verified with the team's public key),
+not only on what the gateway answered.
+"""
+import json
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+import unittest
+
+import harness
+import gwharness
+from gwharness import Gateway
+
+
+def find(reqs, method, path):
+    return [r for r in reqs if r["method"] == method and r["path"] == path]
+
+
+class ProxyBase(unittest.TestCase):
+    config = None
+    mock_args = ()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gw-proxy-")
+        self.keys = harness.gen_keypair(self.dir)
+        self.mock = harness.Mock.start(pubkey=self.keys[1], key_id="test-key-id",
+                                       extra_args=self.mock_args, priv=self.keys[0])
+        self.addCleanup(self.mock.stop)
+        self.gw = Gateway.start(mock=self.mock, keys=self.keys, config=self.config)
+        self.addCleanup(self.stop_gw)
+
+    def stop_gw(self):
+        rc = self.gw.stop()
+        logs = self.gw.logs()
+        self.assertNotIn("AddressSanitizer", logs)
+        self.assertNotIn("runtime error", logs)
+        self.assertNotIn("LeakSanitizer", logs)
+        self.assertEqual(rc, 0, logs[-2000:])
+
+
+class ProxyPassThroughTest(ProxyBase):
+    def test_get_is_signed_and_query_forwarded_unsigned(self):
+        st, hd, body = self.gw.request("GET", "/trade-api/v2/markets?limit=2&status=open&x=%20y")
+        self.assertEqual(st, 200, body)
+        self.assertIn("application/json", hd.get("content-type", ""))
+        got = find(self.mock.requests(), "GET", "/trade-api/v2/markets")
+        self.assertEqual(len(got), 1)
+        r = got[0]
+        self.assertEqual(r["query"], "limit=2&status=open&x=%20y")
+        # the mock verifies over the path alone: a signed query would fail
+        self.assertTrue(r["sig_valid"])
+        self.assertEqual(r["headers"]["kalshi-access-key"], "test-key-id")
+        ts = int(r["headers"]["kalshi-access-timestamp"])
+        self.assertLess(abs(ts - harness.now_ms()), 5000)
+        self.assertTrue(harness.verify(self.keys[1], ts, "GET", "/trade-api/v2/markets",
+                                       r["headers"]["kalshi-access-signature"]))
+        self.assertFalse(harness.verify(self.keys[1], ts, "GET",
+                                        "/trade-api/v2/markets?limit=2&status=open&x=%20y",
+                                        r["headers"]["kalshi-access-signature"]))
+        # the relayed body is the mock's, byte for byte
+        st2, _, direct = self.mock.signed("GET", "/trade-api/v2/markets?limit=2&status=open&x=%20y")
+        self.assertEqual(json.loads(body), json.loads(direct))
+
+    def test_signed_endpoints_and_request_id(self):
+        st, hd, body = self.gw.request("GET", "/trade-api/v2/portfolio/balance",
+                                       headers={"X-Request-Id": "bot-42.a"})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(hd.get("x-request-id"), "bot-42.a")
+        self.assertEqual(hd.get("x-gateway-client"), "anonymous")
+        self.assertIn("balance", json.loads(body))
+        st, hd, _ = self.gw.request("GET", "/trade-api/v2/exchange/status")
+        self.assertEqual(st, 200)
+        self.assertTrue(len(hd.get("x-request-id", "")) >= 16)
+
+    def test_post_body_passes_through(self):
+        body = {"contracts_limit": 7}
+        st, _, raw = self.gw.request("POST", "/trade-api/v2/portfolio/order_groups/create", body)
+        self.assertEqual(st, 201, raw)
+        got = find(self.mock.requests(), "POST", "/trade-api/v2/portfolio/order_groups/create")
+        self.assertEqual(len(got), 1)
+        self.assertTrue(got[0]["sig_valid"])
+        self.assertEqual(json.loads(got[0]["body"]), body)
+        self.assertIn("order_group_id", json.loads(raw))
+
+    def test_delete_with_body_passes_through(self):
+        body = {"orders": [{"order_id": "no-such-order"}]}
+        st, _, raw = self.gw.request("DELETE", "/trade-api/v2/portfolio/events/orders/batched", body)
+        got = find(self.mock.requests(), "DELETE", "/trade-api/v2/portfolio/events/orders/batched")
+        self.assertEqual(len(got), 1, raw)
+        self.assertTrue(got[0]["sig_valid"])
+        self.assertEqual(json.loads(got[0]["body"]), body)
+        self.assertEqual(got[0]["headers"].get("content-type"), "application/json")
+
+    def test_client_credentials_and_hop_by_hop_headers_dropped(self):
+        st, _, raw = self.gw.request("GET", "/trade-api/v2/portfolio/balance", headers={
+            "KALSHI-ACCESS-KEY": "the-bots-own-key",
+            "KALSHI-ACCESS-SIGNATURE": "bm90IGEgc2lnbmF0dXJl",
+            "KALSHI-ACCESS-TIMESTAMP": "1",
+            "Connection": "keep-alive, X-Secret-Hop",
+            "X-Secret-Hop": "must-not-pass",
+            "TE": "trailers",
+            "Proxy-Authorization": "Basic Zm9vOmJhcg==",
+            "X-Bot-Name": "alpha",
+        })
+        self.assertEqual(st, 200, raw)
+        r = find(self.mock.requests(), "GET", "/trade-api/v2/portfolio/balance")[-1]
+        h = r["headers"]
+        self.assertTrue(r["sig_valid"])
+        self.assertEqual(h["kalshi-access-key"], "test-key-id")
+        self.assertNotEqual(h["kalshi-access-timestamp"], "1")
+        for name in ("x-secret-hop", "te", "proxy-authorization", "authorization"):
+            self.assertNotIn(name, h)
+        self.assertEqual(h.get("x-bot-name"), "alpha")
+
+    def test_upstream_errors_relayed_unchanged(self):
+        st, hd, raw = self.gw.request("GET", "/trade-api/v2/portfolio/orders/does-not-exist")
+        st2, _, raw2 = self.mock.signed("GET", "/trade-api/v2/portfolio/orders/does-not-exist")
+        self.assertEqual(st, st2)
+        self.assertEqual(raw, raw2)
+        self.assertNotIn("x-gateway-rejected", hd)
+        self.mock.fault(mode="status", status=503, count=1,
+                        body='{"error":{"code":"service_unavailable","message":"down"}}')
+        st, hd, raw = self.gw.request("POST", "/trade-api/v2/portfolio/order_groups/create",
+                                      {"contracts_limit": 3})
+        self.assertEqual(st, 503)
+        self.assertEqual(json.loads(raw)["error"]["code"], "service_unavailable")
+        self.assertEqual(hd.get("x-gateway-outcome"), "unknown")
+        self.assertNotIn("x-gateway-rejected", hd)
+        self.mock.fault(mode="status", status=429, count=1)
+        st, hd, raw = self.gw.request("GET", "/trade-api/v2/markets")
+        self.assertEqual(st, 429)
+        self.assertEqual(json.loads(raw), {"error": "too many requests"})
+
+
+class ProxyRulesTest(ProxyBase):
+    def assert_gateway_error(self, st, hd, raw, status, code):
+        self.assertEqual(st, status, raw)
+        self.assertEqual(hd.get("x-gateway-rejected"), "1")
+        self.assertIn("application/json", hd.get("content-type", ""))
+        err = json.loads(raw)["error"]
+        self.assertEqual(err["code"], code)
+        self.assertTrue(err["message"])
+
+    def test_path_tricks_refused_and_never_forwarded(self):
+        self.mock.clear()
+        for path in ("/trade-api/v2/../session/end", "/trade-api/v2/%2e%2e/session/end",
+                     "/trade-api/v2/.%2E/markets", "/trade-api/v2/markets%2Fx",
+                     "/trade-api/v2//markets", "/trade-api/v2/markets%00",
+                     "/trade-api/v2/markets%5c..", "/trade-api/v2/./markets",
+                     "/trade-api/v2/markets/%zz"):
+            st, hd, raw = self.gw.request("GET", path)
+            self.assert_gateway_error(st, hd, raw, 400, "invalid_path")
+        self.assertEqual(self.mock.requests(), [])
+        st, hd, raw = self.gw.request("GET", "/nope")
+        self.assert_gateway_error(st, hd, raw, 404, "not_found")
+        st, hd, raw = self.gw.request("GET", "/trade-api/v2")
+        self.assert_gateway_error(st, hd, raw, 404, "not_found")
+
+    def test_browser_safety(self):
+        st, hd, raw = self.gw.request("GET", "/trade-api/v2/markets",
+                                      headers={"Origin": "https://evil.example"})
+        self.assert_gateway_error(st, hd, raw, 403, "forbidden")
+        st, hd, raw = self.gw.request("GET", "/trade-api/v2/markets",
+                                      headers={"Host": "evil.example:8080"})
+        self.assert_gateway_error(st, hd, raw, 421, "host_not_allowed")
+        st, hd, raw = self.gw.request("POST", "/trade-api/v2/portfolio/order_groups/create",
+                                      b'{"contracts_limit": 1}',
+                                      headers={"Content-Type": "text/plain"})
+        self.assert_gateway_error(st, hd, raw, 415, "unsupported_media_type")
+        self.assertEqual(find(self.mock.requests(), "POST",
+                              "/trade-api/v2/portfolio/order_groups/create"), [])
+        st, _, _ = self.gw.request("GET", "/trade-api/v2/markets",
+                                   headers={"Host": "localhost:%d" % self.gw.port,
+                                            "Origin": "http://localhost:%d" % self.gw.port})
+        self.assertEqual(st, 200)
+
+    def test_oversized_body_413_and_still_serving(self):
+        # declared too large: refused from the headers, before any body byte
+        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=10)
+        s.sendall(("POST /trade-api/v2/portfolio/order_groups/create HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                   % (1048576 + 1)).encode())
+        resp = s.recv(65536)
+        s.close()
+        self.assertTrue(resp.startswith(b"HTTP/1.1 413"), resp[:200])
+        self.assertIn(b'"body_too_large"', resp)
+        self.assertIn(b"X-Gateway-Rejected: 1", resp)
+        # chunked, without Content-Length
+        s = socket.create_connection(("127.0.0.1", self.gw.port), timeout=10)
+        head = ("POST /trade-api/v2/portfolio/order_groups/create HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+        s.sendall(head)
+        chunk = b"x" * 65536
+        try:
+            for _ in range(20):
+                s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass
+        resp = b""
+        try:
+            while b"\r\n\r\n" not in resp:
+                d = s.recv(4096)
+                if not d:
+                    break
+                resp += d
+        except OSError:
+            pass
+        s.close()
+        self.assertTrue(resp.startswith(b"HTTP/1.1 413"), resp[:200])
+        st, _, _ = self.gw.request("GET", "/trade-api/v2/exchange/status")
+        self.assertEqual(st, 200)
+        self.assertEqual(find(self.mock.requests(), "POST",
+                              "/trade-api/v2/portfolio/order_groups/create"), [])
+
+    def test_health_and_readiness(self):
+        st, _, raw = self.gw.request("GET", "/healthz")
+        self.assertEqual((st, json.loads(raw)), (200, {"status": "ok"}))
+        self.gw.wait_ready()
+        st, _, raw = self.gw.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        self.assertIn("kalshi_gateway_requests_total", raw.decode())
+
+
+class ProxyFaultsTest(ProxyBase):
+    config = {"upstream": {"timeout_ms": 1000, "connect_timeout_ms": 500}}
+
+    def test_upstream_down_502(self):
+        port = harness.free_port()
+        gw = Gateway.start(env={"KALSHI_UPSTREAM_URL": "http://127.0.0.1:%d" % port,
+                                "KALSHI_API_KEY_ID": "k", "KALSHI_PRIVATE_KEY_FILE": self.keys[0]})
+        try:
+            st, hd, raw = gw.request("GET", "/trade-api/v2/markets")
+            self.assertEqual(st, 502, raw)
+            self.assertEqual(json.loads(raw)["error"]["code"], "upstream_unavailable")
+            self.assertEqual(hd.get("x-gateway-rejected"), "1")
+            st, _, raw = gw.request("GET", "/readyz")
+            self.assertEqual(st, 503, raw)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
+    def test_hanging_upstream_504_within_timeout(self):
+        self.mock.fault(mode="hang", delay_ms=5000)
+        t0 = time.time()
+        st, hd, raw = self.gw.request("POST", "/trade-api/v2/portfolio/order_groups/create",
+                                      {"contracts_limit": 2})
+        elapsed = time.time() - t0
+        self.mock.clear_fault()
+        self.assertEqual(st, 504, raw)
+        self.assertEqual(json.loads(raw)["error"]["code"], "upstream_timeout")
+        self.assertEqual(hd.get("x-gateway-outcome"), "unknown")
+        self.assertLess(elapsed, 3.0)
+        self.assertGreaterEqual(elapsed, 0.9)
+        st, _, _ = self.gw.request("GET", "/trade-api/v2/exchange/status")
+        self.assertEqual(st, 200)
+
+    def test_reset_and_garbage_and_big(self):
+        self.mock.fault(mode="reset", count=1)
+        st, _, raw = self.gw.request("GET", "/trade-api/v2/markets")
+        self.assertIn(st, (502, 504), raw)
+        self.mock.fault(mode="garbage", count=1)
+        st, _, raw = self.gw.request("GET", "/trade-api/v2/markets")
+        self.assertIn(st, (502, 504), raw)
+        self.mock.fault(mode="big", count=1, bytes=17 * 1024 * 1024)
+        st, _, raw = self.gw.request("GET", "/trade-api/v2/markets")
+        self.assertEqual(st, 502, raw[:200])
+        self.assertEqual(json.loads(raw)["error"]["code"], "upstream_unavailable")
+        st, _, _ = self.gw.request("GET", "/trade-api/v2/markets")
+        self.assertEqual(st, 200)
+
+
+class ProxyConcurrencyTest(ProxyBase):
+    config = {"upstream": {"max_connections": 256}}
+
+    def test_200_concurrent_requests_in_flight_at_once(self):
+        self.mock.fault(mode="delay", delay_ms=4000, path_prefix="/trade-api/v2/markets")
+        self.mock.reset_stats()
+        results = []
+
+        def one():
+            try:
+                results.append(self.gw.request("GET", "/trade-api/v2/markets", timeout=30)[0])
+            except Exception as e:  # noqa
+                results.append(repr(e))
+
+        threads = [threading.Thread(target=one) for _ in range(200)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.mock.clear_fault()
+        self.assertEqual(results.count(200), 200, [r for r in results if r != 200][:5])
+        self.assertGreaterEqual(self.mock.stats()["max_in_flight"], 200)
+
+
+class ProxyHttpsTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gw-tls-")
+        self.keys = harness.gen_keypair(self.dir)
+        self.cert = harness.gen_cert(self.dir)
+        self.mock = harness.Mock.start(pubkey=self.keys[1], key_id="test-key-id", tls=self.cert)
+        self.addCleanup(self.mock.stop)
+
+    def test_https_with_ca_file(self):
+        gw = Gateway.start(mock=self.mock, keys=self.keys, env={"KALSHI_CA_FILE": self.cert[0]})
+        try:
+            st, _, raw = gw.request("GET", "/trade-api/v2/portfolio/balance")
+            self.assertEqual(st, 200, raw)
+            self.assertTrue(self.mock.requests()[-1]["sig_valid"])
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
+    def test_unknown_certificate_refused(self):
+        gw = Gateway.start(mock=self.mock, keys=self.keys)
+        try:
+            st, _, raw = gw.request("GET", "/trade-api/v2/portfolio/balance")
+            self.assertEqual(st, 502, raw)
+            self.assertEqual(json.loads(raw)["error"]["code"], "upstream_unavailable")
+            self.assertEqual(self.mock.requests(), [])
+        finally:
+            self.assertEqual(gw.stop(), 0)
+
+
+class ProxyConfigTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gw-conf-")
+
+    def write(self, name, obj):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(obj if isinstance(obj, str) else json.dumps(obj))
+        return path
+
+    def test_check_config_ok(self):
+        rc, out, err = gwharness.run(["--check-config"])
+        self.assertEqual(rc, 0, err)
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        rc, out, err = gwharness.run(["--check-config", "-c",
+                                      os.path.join(root, "conf", "gateway.example.json")])
+        self.assertEqual(rc, 0, err)
+
+    def test_bad_configs_exit_2_with_source_field_lines(self):
+        f = self.write("gw.json", {"upstream": {"timeout_ms": 1.5, "bogus": 1}})
+        rc, _, err = gwharness.run(["--check-config", "-c", f])
+        self.assertEqual(rc, 2)
+        self.assertIn(f + ":upstream.timeout_ms: ", err)
+        self.assertIn(f + ":upstream.bogus: ", err)
+        rc, _, err = gwharness.run(["--check-config"],
+                                   env={"KALSHI_UPSTREAM_URL": "http://example.com"})
+        self.assertEqual(rc, 2)
+        self.assertIn("env:upstream.url: ", err)
+        rc, _, err = gwharness.run(["--listen", "127.0.0.1:99999"])
+        self.assertEqual(rc, 2)
+        self.assertIn("flag:listen: ", err)
+        rc, _, err = gwharness.run(["--check-config"], env={
+            "KALSHI_API_KEY_ID": "k", "KALSHI_PRIVATE_KEY_FILE": os.path.join(self.dir, "missing.pem")})
+        self.assertEqual(rc, 2)
+        self.assertIn("env:upstream.private_key_file: ", err)
+        rc, _, err = gwharness.run(["--check-config", "-c", self.write("bad.json", "{nope")])
+        self.assertEqual(rc, 2)
+        self.assertIn(":(root): ", err)
+        rc, _, err = gwharness.run(["--listen", "0.0.0.0:0", "--check-config"])
+        self.assertEqual(rc, 2)
+        self.assertIn("flag:listen: ", err)
+
+    def test_listen_conflict_and_state_lock_exit_1(self):
+        g = Gateway.start()
+        try:
+            rc, _, err = gwharness.run(["--listen", "127.0.0.1:%d" % g.port],
+                                       env={"GATEWAY_STATE_DIR": os.path.join(self.dir, "other")})
+            self.assertEqual(rc, 1, err)
+            rc, _, err = gwharness.run(["--listen", "127.0.0.1:%d" % harness.free_port()],
+                                       env={"GATEWAY_STATE_DIR": os.path.join(g.dir, "var")})
+            self.assertEqual(rc, 1, err)
+            self.assertIn("locked", err)
+        finally:
+            self.assertEqual(g.stop(), 0)
+
+
+class ProxyShutdownTest(ProxyBase):
+    config = {"server": {"shutdown_timeout_ms": 4000}}
+
+    def test_sigterm_drains_in_flight_requests(self):
+        self.mock.fault(mode="delay", delay_ms=1000, path_prefix="/trade-api/v2/markets")
+        out = []
+        t = threading.Thread(target=lambda: out.append(self.gw.request("GET", "/trade-api/v2/markets")))
+        t.start()
+        time.sleep(0.4)
+        self.gw.proc.send_signal(signal.SIGTERM)
+        t.join(10)
+        self.assertEqual(out[0][0], 200)
+        self.assertEqual(self.gw.proc.wait(10), 0)
+
+    def test_sigterm_past_deadline_gives_504_unknown(self):
+        gw = Gateway.start(mock=self.mock, keys=self.keys,
+                           config={"server": {"shutdown_timeout_ms": 300}})
+        self.mock.fault(mode="delay", delay_ms=3000, path_prefix="/trade-api/v2/portfolio/order_groups")
+        out = []
+        t = threading.Thread(target=lambda: out.append(gw.request(
+            "POST", "/trade-api/v2/portfolio/order_groups/create", {"contracts_limit": 1})))
+        t.start()
+        time.sleep(0.4)
+        t0 = time.time()
+        gw.proc.send_signal(signal.SIGTERM)
+        t.join(10)
+        self.assertEqual(gw.proc.wait(10), 0)
+        self.assertLess(time.time() - t0, 2.5)
+        st, hd, raw = out[0]
+        self.assertEqual(st, 504, raw)
+        self.assertEqual(hd.get("x-gateway-outcome"), "unknown")
+        gw.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
