@@ -39,7 +39,7 @@ MOCK    := $(BUILD)/mock-exchange
 DEB_PKGS := libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev \
             libcmocka-dev pkg-config python3 openssl curl ca-certificates
 
-.PHONY: all deps run test unit e2e clean bench
+.PHONY: all deps run test unit e2e clean bench fuzz docker-check compat
 all: $(GATEWAY) $(MOCK) $(UNIT_BINS)
 
 $(GATEWAY): $(BUILD)/obj/gateway/main.o $(LIB_OBJS)
@@ -73,6 +73,22 @@ test: deps all
 
 run: deps all
 	@sh gateway/run.sh $(BUILD)
+
+# Benchmarks: nginx and wrk on loopback, side by side with the gateway.
+bench: deps all
+	@sh tests/bench/run.sh $(BUILD)
+
+# libFuzzer targets over every parser, for a bounded time each.
+fuzz:
+	@sh tests/fuzz/run.sh
+
+# Checks the Docker files without a Docker engine.
+docker-check: all
+	@sh docker/check.sh $(BUILD)
+
+# Drives the gateway with Kalshi's official TypeScript SDK.
+compat: deps all
+	@sh tests/compat/run.sh $(BUILD)
 
 clean:
 	rm -rf build build-*
