@@ -18,13 +18,17 @@
 struct signer;
 struct sessions;
 struct identity;
+struct audit;
 
 struct gw {
 	const struct gw_conf *conf;
 	struct signer *signer;           /* NULL when no key is configured */
 	struct upstream_opts up;         /* points into conf and signer */
-	struct sessions *sessions;       /* NULL until the sessions module exists */
+	struct sessions *sessions;       /* session table and worker */
+	struct audit *audit;             /* audit log writer */
 	struct identity *ident;          /* configured clients and admin token */
+	struct verifier **verifiers;     /* bots' public keys (owned), verifier_count of them */
+	size_t verifier_count;
 	int anonymous_admin;             /* no clients and no admin token */
 
 	atomic_int stopping;             /* set once on SIGINT/SIGTERM */

@@ -7,6 +7,8 @@
  */
 #include "conf/conf.h"
 #include "gateway/gw.h"
+#include "gateway/audit.h"
+#include "gateway/ctl.h"
 #include "gateway/log.h"
 #include "gateway/ops.h"
 #include "gateway/server.h"
@@ -14,7 +16,9 @@
 #include "policy/identity.h"
 #include "upstream/client.h"
 #include "upstream/signer.h"
+#include "upstream/verify.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -84,9 +88,11 @@ static char *read_token_file(const char *path, char *err, size_t errlen)
 	return strdup(buf + start);
 }
 
-/* Builds the client table from the configuration and token files; problems
- * go to diag. Returns the table, or NULL on OOM. */
-static struct identity *build_identity(const struct gw_conf *c, struct conf_diag *diag)
+/* Builds the client table from the configuration, token files and bots'
+ * public keys (loaded into gw->verifiers); problems go to diag. Returns the
+ * table, or NULL on OOM. */
+static struct identity *build_identity(struct gw *gw, const struct gw_conf *c,
+				       struct conf_diag *diag)
 {
 	struct identity *t = identity_new();
 	char err[512], field[96];
@@ -124,14 +130,26 @@ static struct identity *build_identity(const struct gw_conf *c, struct conf_diag
 			free(tok);
 			has = 1;
 		}
-		if (cl->public_key_file && access(cl->public_key_file, R_OK) != 0) {
-			snprintf(field, sizeof field, "clients[%zu].public_key_file", i);
-			conf_diag_add(diag, conf_source(c, "clients"), field, "cannot read '%s': %s",
-				      cl->public_key_file, strerror(errno));
-		}
 		if (identity_add(t, cl->name, cl->role, cl->session, cl->kalshi_key_id,
 				 cl->public_key_file, &cl->limits, has ? h : NULL) < 0)
 			goto oom;
+		if (cl->public_key_file) {
+			struct verifier *v = verifier_load_file(cl->public_key_file, err, sizeof err);
+			struct verifier **nv;
+			snprintf(field, sizeof field, "clients[%zu].public_key_file", i);
+			if (!v) {
+				conf_diag_add(diag, conf_source(c, "clients"), field, "%s", err);
+				continue;
+			}
+			nv = realloc(gw->verifiers, (gw->verifier_count + 1) * sizeof *nv);
+			if (!nv) {
+				verifier_free(v);
+				goto oom;
+			}
+			gw->verifiers = nv;
+			gw->verifiers[gw->verifier_count++] = v;
+			identity_set_verifier(t, cl->name, v);
+		}
 	}
 	return t;
 oom:
@@ -150,6 +168,8 @@ static int lock_state_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create state directory '%s': %s", dir, strerror(errno));
 		return -1;
 	}
+	if (chmod(dir, 0700) < 0)
+		log_warn("cannot make state directory '%s' private (0700): %s", dir, strerror(errno));
 	snprintf(path, sizeof path, "%s/gateway.lock", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -221,8 +241,11 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (strcmp(a, "session") == 0 && i == 1) {
-			fprintf(stderr, "kalshi-gateway: the session control client is not built yet; use curl against /session\n");
-			return 2;
+			int crc;
+			curl_global_init(CURL_GLOBAL_ALL);
+			crc = ctl_main(argc, argv);
+			curl_global_cleanup();
+			return crc;
 		} else {
 			fprintf(stderr, "flag:%s: unknown option\n", a);
 			usage(stderr);
@@ -243,7 +266,7 @@ int main(int argc, char **argv)
 		if (!gw.signer)
 			diag_key(&diag, conf, "upstream.private_key_file", "upstream.private_key_file", err);
 	}
-	gw.ident = build_identity(conf, &diag);
+	gw.ident = build_identity(&gw, conf, &diag);
 	gw.anonymous_admin = identity_count(gw.ident) == 0;
 	if (gw.anonymous_admin && !conf->listen_is_loopback)
 		diag_key(&diag, conf, "listen", "listen",
@@ -284,9 +307,20 @@ int main(int argc, char **argv)
 	gw.up.timeout_ms = conf->upstream.timeout_ms;
 	gw.up.max_connections = conf->upstream.max_connections;
 	gw.up.max_response_bytes = conf->upstream.max_response_bytes;
+	if (gw.signer) {
+		struct stat st;
+		if (stat(conf->upstream.private_key_file, &st) == 0 && (st.st_mode & 077))
+			log_warn("private key file '%s' is readable by group or others (mode %03o): chmod 600 it",
+				 conf->upstream.private_key_file, (unsigned)(st.st_mode & 0777));
+	}
 	if (!gw.signer)
 		log_warn("no signing key configured: requests are forwarded unsigned "
 			 "(set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_FILE)");
+	gw.audit = audit_open(conf, err, sizeof err);
+	if (!gw.audit) {
+		fprintf(stderr, "kalshi-gateway: %s\n", err);
+		goto out_curl;
+	}
 	gw.sessions = sessions_new(&gw, err, sizeof err);
 	if (!gw.sessions) {
 		fprintf(stderr, "kalshi-gateway: %s\n", err);
@@ -336,12 +370,16 @@ out_stop:
 	server_free(srv);
 out_curl:
 	sessions_free(gw.sessions);
+	audit_close(gw.audit);
 	upstream_global_cleanup();
 	pthread_mutex_destroy(&gw.ready_lock);
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);
 	identity_free(gw.ident);
+	for (size_t i = 0; i < gw.verifier_count; i++)
+		verifier_free(gw.verifiers[i]);
+	free(gw.verifiers);
 	signer_free(gw.signer);
 	conf_diag_release(&diag);
 	conf_free(conf);

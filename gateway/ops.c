@@ -7,6 +7,7 @@
 #include "gateway/sessions.h"
 #include "policy/identity.h"
 #include "upstream/signer.h"
+#include "upstream/verify.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,8 +41,20 @@ void ops_identify(struct request *rq)
 	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
 	key = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "KALSHI-ACCESS-KEY");
 	c = identity_lookup(rq->gw->ident, auth, key, &via);
-	if (c && via == IDENTITY_KEY_ID && (!rq->gw->conf->listen_is_loopback || c->public_key_file))
-		c = NULL;  /* a bare key id is trusted on loopback only; signed bots come later */
+	if (c && via == IDENTITY_KEY_ID && c->verifier) {
+		/* the bot signs with its own key: the signature must verify */
+		const char *why = NULL;
+		if (verifier_check(c->verifier,
+				   MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "KALSHI-ACCESS-TIMESTAMP"),
+				   signer_now_ms(), 5000, rq->method, rq->target, rq->path_len,
+				   MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "KALSHI-ACCESS-SIGNATURE"),
+				   &why) < 0) {
+			request_fail(rq, "unauthorized", why, NULL);
+			return;
+		}
+	} else if (c && via == IDENTITY_KEY_ID && !rq->gw->conf->listen_is_loopback) {
+		c = NULL;  /* a bare key id is trusted on loopback only */
+	}
 	if (!c) {
 		request_fail(rq, "unauthorized",
 			     "identify with Authorization: Bearer TOKEN (or a configured KALSHI-ACCESS-KEY on loopback)",

@@ -83,6 +83,16 @@ int identity_add(struct identity *t, const char *name, enum gw_role role,
 	return 0;
 }
 
+int identity_set_verifier(struct identity *t, const char *name, const void *verifier)
+{
+	for (size_t i = 0; t && i < t->count; i++)
+		if (strcmp(t->clients[i].name, name) == 0) {
+			t->clients[i].verifier = verifier;
+			return 0;
+		}
+	return -1;
+}
+
 size_t identity_count(const struct identity *t)
 {
 	return t ? t->count : 0;

@@ -26,6 +26,7 @@ struct identity_client {
 	const struct gw_limits *limits; /* per-client limits (conf-owned), or NULL */
 	int has_token;
 	unsigned char token_sha256[32];
+	const void *verifier;         /* struct verifier for public_key_file, owned by the caller */
 };
 
 /* Creates an empty table. NULL on OOM. */
@@ -39,6 +40,10 @@ int identity_add(struct identity *t, const char *name, enum gw_role role,
 		 const char *session, const char *kalshi_key_id,
 		 const char *public_key_file, const struct gw_limits *limits,
 		 const unsigned char *token_sha256);
+
+/* Attaches a signature verifier (not owned) to client `name`. Returns 0,
+ * or -1 when there is no such client. */
+int identity_set_verifier(struct identity *t, const char *name, const void *verifier);
 
 /* Number of clients. */
 size_t identity_count(const struct identity *t);

@@ -1,0 +1,254 @@
+/* audit: see audit.h. */
+#include "gateway/audit.h"
+#include "conf/conf.h"
+#include "gateway/log.h"
+#include "policy/session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AUDIT_QUEUE_MAX 100000
+#define AUDIT_INTERVAL_MS 200
+
+struct audit_item {
+	char *line;
+	struct audit_item *next;
+};
+
+struct audit {
+	char path[4200];
+	int fd;
+	long long size;
+	enum gw_fsync mode;
+	long max_bytes, keep;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct audit_item *head, *tail;
+	size_t queued;
+	int stop;
+	atomic_long dropped;
+};
+
+/* Opens the current log file for appending; -1 with errno. */
+static int audit_open_file(struct audit *a)
+{
+	struct stat st;
+
+	a->fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (a->fd < 0)
+		return -1;
+	fchmod(a->fd, 0600);
+	a->size = fstat(a->fd, &st) == 0 ? (long long)st.st_size : 0;
+	return 0;
+}
+
+/* Rotates: audit.jsonl.(k-1) -> .k ... audit.jsonl -> .1, keeping `keep`
+ * old files, then opens a fresh file. Failures are logged; writing goes on
+ * in the current file. */
+static void audit_rotate(struct audit *a)
+{
+	char from[4300], to[4300];
+
+	if (a->keep <= 0) {
+		if (ftruncate(a->fd, 0) == 0)
+			a->size = 0;
+		return;
+	}
+	fsync(a->fd);
+	close(a->fd);
+	snprintf(to, sizeof to, "%s.%ld", a->path, a->keep);
+	unlink(to);
+	for (long k = a->keep - 1; k >= 1; k--) {
+		snprintf(from, sizeof from, "%s.%ld", a->path, k);
+		snprintf(to, sizeof to, "%s.%ld", a->path, k + 1);
+		rename(from, to);
+	}
+	snprintf(to, sizeof to, "%s.1", a->path);
+	if (rename(a->path, to) < 0)
+		log_error("audit: cannot rotate '%s': %s", a->path, strerror(errno));
+	if (audit_open_file(a) < 0)
+		log_error("audit: cannot reopen '%s': %s", a->path, strerror(errno));
+}
+
+/* Writes one line fully (retrying short writes). */
+static void audit_write_line(struct audit *a, const char *line)
+{
+	size_t len = strlen(line), off = 0;
+
+	if (a->fd < 0)
+		return;
+	if (a->max_bytes > 0 && a->size + (long long)len > a->max_bytes && a->size > 0)
+		audit_rotate(a);
+	while (off < len) {
+		ssize_t w = write(a->fd, line + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("audit: cannot write '%s': %s", a->path, strerror(errno));
+			return;
+		}
+		off += (size_t)w;
+	}
+	a->size += (long long)len;
+}
+
+/* The writer: takes the whole queue, writes it, syncs per mode. */
+static void *audit_main(void *arg)
+{
+	struct audit *a = arg;
+	struct timespec last, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &last);
+	for (;;) {
+		struct audit_item *batch;
+		int stop;
+
+		pthread_mutex_lock(&a->lock);
+		if (!a->head && !a->stop) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += AUDIT_INTERVAL_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&a->cond, &a->lock, &until);
+		}
+		batch = a->head;
+		a->head = a->tail = NULL;
+		a->queued = 0;
+		stop = a->stop;
+		pthread_mutex_unlock(&a->lock);
+		for (struct audit_item *it = batch, *next; it; it = next) {
+			next = it->next;
+			audit_write_line(a, it->line);
+			free(it->line);
+			free(it);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (a->fd >= 0 &&
+		    ((a->mode == GW_FSYNC_ALWAYS && batch) ||
+		     (a->mode == GW_FSYNC_INTERVAL &&
+		      (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >=
+			      AUDIT_INTERVAL_MS))) {
+			fdatasync(a->fd);
+			last = now;
+		}
+		if (stop)
+			break;
+	}
+	if (a->fd >= 0 && a->mode != GW_FSYNC_NEVER)
+		fsync(a->fd);
+	return NULL;
+}
+
+struct audit *audit_open(const struct gw_conf *c, char *err, size_t errlen)
+{
+	struct audit *a = calloc(1, sizeof *a);
+	int rc;
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(a->path, sizeof a->path, "%.4000s/audit.jsonl", c->state_dir);
+	a->mode = c->audit.fsync;
+	a->max_bytes = c->audit.max_file_bytes;
+	a->keep = c->audit.keep_files;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	if (audit_open_file(a) < 0) {
+		snprintf(err, errlen, "cannot open audit log '%s': %s", a->path, strerror(errno));
+		goto fail;
+	}
+	rc = pthread_create(&a->thread, NULL, audit_main, a);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the audit writer: %s", strerror(rc));
+		close(a->fd);
+		goto fail;
+	}
+	return a;
+fail:
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->cond);
+	free(a);
+	return NULL;
+}
+
+void audit_record(struct audit *a, json_t *rec)
+{
+	struct timespec ts;
+	struct audit_item *it;
+	char when[40], *text;
+	size_t len;
+
+	if (!a || !rec) {
+		json_decref(rec);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	session_format_time((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, when, sizeof when);
+	json_object_set_new(rec, "ts", json_string(when));
+	text = json_dumps(rec, JSON_COMPACT);
+	json_decref(rec);
+	if (!text)
+		return;
+	len = strlen(text);
+	it = malloc(sizeof *it);
+	if (!it || !(it->line = realloc(text, len + 2))) {
+		free(it);
+		free(text);
+		atomic_fetch_add(&a->dropped, 1);
+		return;
+	}
+	it->line[len] = '\n';
+	it->line[len + 1] = '\0';
+	it->next = NULL;
+	pthread_mutex_lock(&a->lock);
+	if (a->queued >= AUDIT_QUEUE_MAX) {
+		pthread_mutex_unlock(&a->lock);
+		free(it->line);
+		free(it);
+		atomic_fetch_add(&a->dropped, 1);
+		return;
+	}
+	if (a->tail)
+		a->tail->next = it;
+	else
+		a->head = it;
+	a->tail = it;
+	a->queued++;
+	if (a->mode == GW_FSYNC_ALWAYS)
+		pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void audit_close(struct audit *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stop = 1;
+	pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
+	if (a->fd >= 0)
+		close(a->fd);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->cond);
+	free(a);
+}
+
+long audit_dropped(const struct audit *a)
+{
+	return a ? atomic_load(&a->dropped) : 0;
+}
