@@ -10,6 +10,7 @@
 #include "gateway/audit.h"
 #include "gateway/ctl.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/ops.h"
 #include "gateway/server.h"
 #include "gateway/sessions.h"
@@ -307,6 +308,21 @@ int main(int argc, char **argv)
 	gw.up.timeout_ms = conf->upstream.timeout_ms;
 	gw.up.max_connections = conf->upstream.max_connections;
 	gw.up.max_response_bytes = conf->upstream.max_response_bytes;
+	gw.up.on_sign = metrics_sign;
+	gw.up.on_conn = metrics_upstream_conn;
+	gw.up.on_handshakes = metrics_tls_handshakes;
+	{
+		const char **names = calloc(conf->client_count + 2, sizeof *names);
+		size_t n = 0;
+		if (names) {
+			names[n++] = gw.anonymous_admin ? "anonymous" : "admin";
+			for (size_t i = 0; i < conf->client_count; i++)
+				names[n++] = conf->clients[i].name;
+			if (metrics_init(names, n) < 0)
+				log_warn("metrics: out of memory; per-client request counts are off");
+			free(names);
+		}
+	}
 	if (gw.signer) {
 		struct stat st;
 		if (stat(conf->upstream.private_key_file, &st) == 0 && (st.st_mode & 077))
@@ -381,6 +397,7 @@ out:
 		verifier_free(gw.verifiers[i]);
 	free(gw.verifiers);
 	signer_free(gw.signer);
+	metrics_free();
 	conf_diag_release(&diag);
 	conf_free(conf);
 	return rc;

@@ -2,6 +2,7 @@
 #include "gateway/ops.h"
 #include "gateway/gw.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/reply.h"
 #include "gateway/request.h"
 #include "gateway/sessions.h"
@@ -97,26 +98,27 @@ static void ops_readyz(struct request *rq)
 /* GET /metrics: Prometheus text format 0.0.4. */
 static void ops_metrics(struct request *rq)
 {
-	struct gw *gw = rq->gw;
-	char buf[2048];
-	int n;
+	char *buf = NULL, *extra = NULL;
+	size_t len = 0, cap = 0;
+	struct MHD_Response *r;
 
-	n = snprintf(buf, sizeof buf,
-		     "# HELP kalshi_gateway_requests_total Requests answered.\n"
-		     "# TYPE kalshi_gateway_requests_total counter\n"
-		     "kalshi_gateway_requests_total %ld\n"
-		     "# HELP kalshi_gateway_rejected_total Requests answered with a gateway error.\n"
-		     "# TYPE kalshi_gateway_rejected_total counter\n"
-		     "kalshi_gateway_rejected_total %ld\n"
-		     "# HELP kalshi_gateway_upstream_requests_total Requests sent upstream.\n"
-		     "# TYPE kalshi_gateway_upstream_requests_total counter\n"
-		     "kalshi_gateway_upstream_requests_total %ld\n"
-		     "# HELP kalshi_gateway_upstream_failures_total Upstream requests without an answer.\n"
-		     "# TYPE kalshi_gateway_upstream_failures_total counter\n"
-		     "kalshi_gateway_upstream_failures_total %ld\n",
-		     atomic_load(&gw->requests_total), atomic_load(&gw->requests_rejected),
-		     atomic_load(&gw->upstream_requests), atomic_load(&gw->upstream_failures));
-	request_answer(rq, 200, reply_bytes(buf, (size_t)n, "text/plain; version=0.0.4"));
+	if (rq->gw->sessions)
+		extra = sessions_metrics_text(rq->gw->sessions);
+	if (metrics_render(&buf, &len, &cap, extra) < 0) {
+		free(buf);
+		free(extra);
+		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		return;
+	}
+	free(extra);
+	r = MHD_create_response_from_buffer_with_free_callback(len, buf, free);
+	if (!r) {
+		free(buf);
+		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		return;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+	request_answer(rq, 200, r);
 }
 
 void ops_handle(struct request *rq)

@@ -38,6 +38,7 @@ struct request {
 	const char *query;             /* into target, after '?', or NULL */
 	char method[16];
 	enum path_route route;
+	int metrics_route;             /* enum metrics_route, set by handlers */
 	int is_write;                  /* not GET/HEAD/OPTIONS */
 
 	char *body;                    /* NUL-terminated, owned */

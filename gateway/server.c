@@ -2,6 +2,7 @@
 #include "gateway/server.h"
 #include "gateway/gw.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/ops.h"
 #include "gateway/proxy.h"
 #include "gateway/reply.h"
@@ -140,6 +141,7 @@ static void *server_uri_cb(void *cls, const char *uri, struct MHD_Connection *co
 	rq->conn = conn;
 	rq->start_us = gw_now_us();
 	rq->upstream_us = -1;
+	rq->metrics_route = -1;
 	path_split(rq->target, &rq->path_len, &rq->query);
 	l->live++;
 	return rq;
@@ -222,8 +224,17 @@ static enum MHD_Result server_queue(struct request *rq)
 	atomic_fetch_add(&rq->gw->requests_total, 1);
 	if (rq->error_code)
 		atomic_fetch_add(&rq->gw->requests_rejected, 1);
-	log_request(rq->method, rq->target, (int)rq->reply_status, rq->client, rq->request_id,
-		    (long)(gw_now_us() - rq->start_us), rq->upstream_us, rq->error_code);
+	{
+		long total = (long)(gw_now_us() - rq->start_us);
+		enum metrics_route mr = (enum metrics_route)rq->metrics_route;
+		if (rq->metrics_route < 0)
+			mr = rq->route == PATH_ROUTE_PROXY ? (rq->is_write ? METRICS_ROUTE_WRITE : METRICS_ROUTE_READ)
+			   : rq->route == PATH_ROUTE_SESSION || rq->route == PATH_ROUTE_SESSIONS ? METRICS_ROUTE_SESSION
+			   : rq->route == PATH_ROUTE_NOT_FOUND ? METRICS_ROUTE_OTHER : METRICS_ROUTE_OPS;
+		metrics_request(mr, rq->reply_status, rq->client, total, rq->upstream_us);
+		log_request(rq->method, rq->target, (int)rq->reply_status, rq->client, rq->request_id,
+			    total, rq->upstream_us, rq->error_code);
+	}
 	return ret;
 }
 

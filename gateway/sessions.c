@@ -479,11 +479,23 @@ static int sess_known_group(struct sessions *s, const char *id)
 }
 
 /*
+ * How long after an intent was recorded its create may still land
+ * upstream: a request the gateway sent (perhaps just before it died) can be
+ * processed until its transfer would have timed out, plus a margin.
+ */
+static int64_t sess_intent_settle_ms(const struct sessions *s)
+{
+	return s->gw->conf->upstream.connect_timeout_ms + s->gw->conf->upstream.timeout_ms + 1000;
+}
+
+/*
  * Resolves unfinished group creations: any group that appeared after the
  * intent was recorded and that no session owns was created under it and
  * never handed to a client, so it is deleted (Kalshi cancels its orders).
- * An intent stays until the upstream could be asked. Returns the number
- * left unresolved.
+ * An intent stays until the upstream could be asked, and until its create
+ * can no longer land (listing earlier could miss a create still in flight,
+ * which would then leave an orphan group). Returns the number left
+ * unresolved.
  */
 static size_t sess_resolve_intents(struct sessions *s)
 {
@@ -501,6 +513,11 @@ static size_t sess_resolve_intents(struct sessions *s)
 			break;
 		}
 		it = s->intents[i];
+		if (sess_wall_ms() - it.created_ms < sess_intent_settle_ms(s)) {
+			pthread_mutex_unlock(&s->lock);
+			i++;  /* its create may still be in flight: later */
+			continue;
+		}
 		it.before = json_incref(it.before);
 		pthread_mutex_unlock(&s->lock);
 		now = sess_list_groups(s, it.subaccount);
@@ -709,6 +726,24 @@ static void sess_reconcile(struct sessions *s)
 	s->last_reconcile_ms = gw_now_ms();
 }
 
+/* After a create whose outcome is unknown: resolves the intent when it
+ * can, else marks the sessions unreconciled so the worker retries (and
+ * /readyz says why) until it is resolved. */
+static void sess_resolve_or_retry(struct sessions *s)
+{
+	size_t left = sess_resolve_intents(s);
+
+	pthread_mutex_lock(&s->lock);
+	if (left) {
+		s->reconciled = 0;
+		snprintf(s->why, sizeof s->why,
+			 "sessions not reconciled: %zu group creation(s) unresolved", left);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (left)
+		s->last_reconcile_ms = gw_now_ms();
+}
+
 /* ---- answering jobs (worker thread; the connection is suspended) ---- */
 
 /* Answers with {"session": S} (or {"sessions": [...]}). */
@@ -784,7 +819,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 		/* the group may or may not exist: the intent stays for recovery */
 		sess_answer_upstream(rq, &resp);
 		upstream_response_release(&resp);
-		sess_resolve_intents(s);
+		sess_resolve_or_retry(s);
 		return;
 	}
 	ans = sess_body_json(&resp);
@@ -795,7 +830,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 			request_fail(rq, "upstream_unavailable",
 				     "the upstream's order group answer has no order_group_id", NULL);
 			upstream_response_release(&resp);
-			sess_resolve_intents(s);
+			sess_resolve_or_retry(s);
 			return;
 		}
 		sess_answer_upstream(rq, &resp);
@@ -1523,4 +1558,49 @@ bad:
 	request_fail(rq, code, msg, NULL);
 done:
 	free(j);
+}
+
+char *sessions_metrics_text(struct sessions *s)
+{
+	size_t cap = 1024, len = 0;
+	char *buf = malloc(cap);
+	size_t counts[3] = { 0, 0, 0 };
+
+	if (!buf || !s) {
+		free(buf);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nact; i++)
+		counts[s->act[i].status]++;
+	counts[SESSION_ENDED] = s->nhist;
+	len += (size_t)snprintf(buf + len, cap - len,
+				"# HELP kalshi_gateway_sessions Sessions by status (ended: kept in history).\n"
+				"# TYPE kalshi_gateway_sessions gauge\n"
+				"kalshi_gateway_sessions{status=\"active\"} %zu\n"
+				"kalshi_gateway_sessions{status=\"triggered\"} %zu\n"
+				"kalshi_gateway_sessions{status=\"ended\"} %zu\n"
+				"# HELP kalshi_gateway_session_contracts Contracts per active session.\n"
+				"# TYPE kalshi_gateway_session_contracts gauge\n",
+				counts[SESSION_ACTIVE], counts[SESSION_TRIGGERED], counts[SESSION_ENDED]);
+	for (size_t i = 0; i < s->nact; i++) {
+		char sub[32], fil[32];
+		size_t need;
+		char *nb;
+		fixed_format_count(s->act[i].contracts_submitted, sub, sizeof sub);
+		fixed_format_count(s->act[i].contracts_filled, fil, sizeof fil);
+		need = len + 2 * (SESSION_NAME_MAX + 128);
+		if (need > cap) {
+			cap = need * 2;
+			if (!(nb = realloc(buf, cap)))
+				break;
+			buf = nb;
+		}
+		len += (size_t)snprintf(buf + len, cap - len,
+					"kalshi_gateway_session_contracts{session=\"%s\",kind=\"submitted\"} %s\n"
+					"kalshi_gateway_session_contracts{session=\"%s\",kind=\"filled\"} %s\n",
+					s->act[i].name, sub, s->act[i].name, fil);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return buf;
 }

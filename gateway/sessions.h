@@ -64,6 +64,10 @@ void sessions_count(struct sessions *s, const char *name, const char *group_id,
  * ask the worker to confirm the group's state with a GET. Thread-safe. */
 void sessions_suspect_trigger(struct sessions *s, const char *name, const char *group_id);
 
+/* Prometheus text for the session gauges (sessions by status, contracts
+ * submitted and filled per active session); malloc'd, NULL on OOM. */
+char *sessions_metrics_text(struct sessions *s);
+
 /* Writes a random UUID v4 (cap >= 37). Thread-safe. */
 void sessions_uuid(char *buf, size_t cap);
 

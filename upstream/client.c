@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 struct upstream_pool {
@@ -20,6 +22,7 @@ struct upstream_pool {
 
 struct upstream_xfer {
 	struct upstream_pool *pool;
+	const struct upstream_opts *opts;
 	struct upstream_xfer *prev, *next;
 	CURL *easy;
 	struct curl_slist *req_headers;
@@ -135,9 +138,13 @@ static int client_sign(const struct upstream_opts *o, const struct upstream_requ
 	int64_t ts = signer_now_ms();
 	struct curl_slist *nl;
 
+	int64_t t0 = client_now_us();
+
 	if (signer_sign(o->signer, ts, r->method, r->path, r->path_len, sig, sizeof sig,
 			err, errlen) < 0)
 		return -1;
+	if (o->on_sign)
+		o->on_sign((long)(client_now_us() - t0));
 	snprintf(line, sizeof line, "KALSHI-ACCESS-KEY: %s", o->key_id);
 	if (!(nl = curl_slist_append(*list, line)))
 		goto oom;
@@ -154,6 +161,29 @@ static int client_sign(const struct upstream_opts *o, const struct upstream_requ
 oom:
 	snprintf(err, errlen, "out of memory");
 	return -1;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: opens the socket and counts it. */
+static curl_socket_t client_open_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	const struct upstream_opts *o = ud;
+	curl_socket_t fd;
+
+	(void)purpose;
+	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd != CURL_SOCKET_BAD && o->on_conn)
+		o->on_conn(1);
+	return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: closes and counts. */
+static int client_close_cb(void *ud, curl_socket_t fd)
+{
+	const struct upstream_opts *o = ud;
+
+	if (o->on_conn)
+		o->on_conn(-1);
+	return close(fd);
 }
 
 /* Frees a transfer's memory (the easy handle must be out of any multi). */
@@ -189,6 +219,7 @@ static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	x->opts = o;
 	memcpy(x->url, o->origin, ol);
 	memcpy(x->url + ol, r->path, r->path_len);
 	x->url[ol + r->path_len] = '\0';
@@ -245,6 +276,10 @@ static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->resp.error);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, client_open_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *)(uintptr_t)o);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, client_close_cb);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, (void *)(uintptr_t)o);
 	if (strcmp(r->method, "GET") == 0 && r->body_len == 0) {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(r->method, "HEAD") == 0) {
@@ -266,8 +301,11 @@ fail:
 /* Classifies a finished transfer into resp->outcome. */
 static void client_classify(struct upstream_xfer *x, CURLcode rc)
 {
-	long req_size = 0;
+	long req_size = 0, nconn = 0;
 
+	curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+	if (nconn > 0 && x->opts->on_handshakes && strncmp(x->url, "https://", 8) == 0)
+		x->opts->on_handshakes(nconn);
 	x->resp.elapsed_us = (long)(client_now_us() - x->start_us);
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->resp.status);

@@ -27,6 +27,10 @@ struct upstream_opts {
 	long connect_timeout_ms, timeout_ms;
 	long max_connections;
 	long max_response_bytes;
+	/* observers for metrics (may be NULL; called from any thread) */
+	void (*on_sign)(long us);          /* one signature made */
+	void (*on_conn)(int delta);        /* connection opened (+1) / closed (-1) */
+	void (*on_handshakes)(long n);     /* new TLS connections made */
 };
 
 enum upstream_outcome {
