@@ -13,12 +13,19 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "policy/limits.h"
 #include "upstream/client.h"
 
 struct signer;
 struct sessions;
 struct identity;
 struct audit;
+
+/* A client's orders-per-second bucket (max_orders_per_s). */
+struct client_rate {
+	pthread_mutex_t lock;
+	struct limits_rate bucket;
+};
 
 struct gw {
 	const struct gw_conf *conf;
@@ -27,6 +34,7 @@ struct gw {
 	struct sessions *sessions;       /* session table and worker */
 	struct audit *audit;             /* audit log writer */
 	struct identity *ident;          /* configured clients and admin token */
+	struct client_rate *rates;       /* per client (identity order), + 1 for anonymous */
 	struct verifier **verifiers;     /* bots' public keys (owned), verifier_count of them */
 	size_t verifier_count;
 	int anonymous_admin;             /* no clients and no admin token */

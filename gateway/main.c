@@ -269,6 +269,13 @@ int main(int argc, char **argv)
 	}
 	gw.ident = build_identity(&gw, conf, &diag);
 	gw.anonymous_admin = identity_count(gw.ident) == 0;
+	gw.rates = calloc(identity_count(gw.ident) + 1, sizeof *gw.rates);
+	if (!gw.rates) {
+		fprintf(stderr, "kalshi-gateway: out of memory\n");
+		goto out;
+	}
+	for (size_t i = 0; i <= identity_count(gw.ident); i++)
+		pthread_mutex_init(&gw.rates[i].lock, NULL);
 	if (gw.anonymous_admin && !conf->listen_is_loopback)
 		diag_key(&diag, conf, "listen", "listen",
 			 "listening on a non-loopback address needs clients or admin_token_file, since callers must identify");
@@ -392,6 +399,10 @@ out_curl:
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);
+	if (gw.rates)
+		for (size_t i = 0; i <= identity_count(gw.ident); i++)
+			pthread_mutex_destroy(&gw.rates[i].lock);
+	free(gw.rates);
 	identity_free(gw.ident);
 	for (size_t i = 0; i < gw.verifier_count; i++)
 		verifier_free(gw.verifiers[i]);

@@ -64,6 +64,9 @@ void ops_identify(struct request *rq)
 	}
 	rq->client = c->name;
 	rq->client_session = c->session;
+	rq->ident = c;
+	if (c->session)
+		sessions_feed(rq->gw->sessions, c->session);
 	rq->role = (int)c->role;
 }
 

@@ -1,11 +1,16 @@
 /* proxy: see proxy.h. */
 #include "gateway/proxy.h"
 #include "gateway/gw.h"
+#include "gateway/audit.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/reply.h"
 #include "gateway/request.h"
 #include "gateway/sessions.h"
 #include "policy/fixed.h"
+#include "policy/identity.h"
+#include "policy/limits.h"
+#include "policy/normalize.h"
 #include "policy/order.h"
 #include "policy/roles.h"
 #include "policy/route.h"
@@ -194,14 +199,16 @@ void proxy_relay(struct request *rq, struct upstream_response *resp)
 	}
 }
 
-/* What the order path remembers about a forwarded create, to count the
- * outcome against its session. */
+/* What the order path remembers about a forwarded order, to settle its
+ * reservation, count the outcome against its session and audit it. */
 struct order_ctx {
 	char session[SESSION_NAME_MAX + 1];
-	char group[SESSION_ID_MAX];
-	int batch;
+	char group[SESSION_ID_MAX];       /* "" when forwarded without a session */
+	char client[SESSION_NAME_MAX + 1];
+	int batch, amend;
+	int64_t reserved;                 /* contracts reserved at admission */
 	size_t n;
-	int64_t counts[];            /* hundredths per order, -1 unknown */
+	struct norm_order orders[];       /* what was admitted, one per order */
 };
 
 /* Parses a fixed-point count member of an answer ("fill_count": "2.00",
@@ -237,51 +244,136 @@ static int proxy_mentions_group(const char *body, size_t len)
 	return 0;
 }
 
-/* Counts a forwarded create's outcome against its session. */
-static void proxy_count_orders(struct request *rq, const struct order_ctx *oc,
-			       const struct upstream_response *resp)
+/* One audit record for an order decision. */
+static void proxy_audit_order(struct request *rq, const char *session, const char *group,
+			      const struct norm_order *o, const char *decision, const char *reason,
+			      const char *limit, long upstream_status, const char *order_id)
+{
+	json_t *a;
+	char buf[32];
+
+	if (!rq->gw->audit)
+		return;
+	a = json_object();
+	json_object_set_new(a, "type", json_string("order"));
+	json_object_set_new(a, "request_id", json_string(rq->request_id));
+	json_object_set_new(a, "client", json_string(rq->client ? rq->client : "-"));
+	json_object_set_new(a, "session", session ? json_string(session) : json_null());
+	json_object_set_new(a, "group", group && group[0] ? json_string(group) : json_null());
+	json_object_set_new(a, "endpoint", json_stringn_nocheck(rq->target, rq->path_len));
+	json_object_set_new(a, "method", json_string(rq->method));
+	if (o) {
+		json_object_set_new(a, "ticker", json_string(o->ticker));
+		json_object_set_new(a, "side", json_string(o->side_bid ? "bid" : "ask"));
+		fixed_format_count(o->count, buf, sizeof buf);
+		json_object_set_new(a, "count", json_string(buf));
+		if (o->has_price) {
+			fixed_format_dollars(o->yes_price, buf, sizeof buf);
+			json_object_set_new(a, "price", json_string(buf));
+		}
+		fixed_format_dollars(o->cost, buf, sizeof buf);
+		json_object_set_new(a, "cost", json_string(buf));
+	}
+	json_object_set_new(a, "decision", json_string(decision));
+	json_object_set_new(a, "reason", reason ? json_string(reason) : json_null());
+	if (limit)
+		json_object_set_new(a, "limit", json_string(limit));
+	json_object_set_new(a, "upstream_status", upstream_status > 0 ? json_integer(upstream_status) : json_null());
+	json_object_set_new(a, "order_id", order_id ? json_string(order_id) : json_null());
+	json_object_set_new(a, "latency_us", json_integer(gw_now_us() - rq->start_us));
+	audit_record(rq->gw->audit, a);
+}
+
+/* Refuses an order before forwarding: the error answer, a metrics count,
+ * and one audit record. */
+static void proxy_refuse(struct request *rq, const char *session, const char *group,
+			 const struct norm_order *o, const char *code, const char *message,
+			 json_t *extra, const char *limit)
+{
+	metrics_order(0, code);
+	proxy_audit_order(rq, session, group, o, "refused", code, limit, 0, NULL);
+	request_fail(rq, code, message, extra);
+}
+
+/* Settles a forwarded order: the reservation, the session counters, the
+ * metrics and the audit log, from the upstream's answer. */
+static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
+				const struct upstream_response *resp)
 {
 	struct sessions *ss = rq->gw->sessions;
-	int64_t acc = 0, rej = 0, sub = 0, fill = 0;
-	json_t *body = NULL, *arr;
+	int64_t acc = 0, rej = 0, sub = 0, fill = 0, rest = 0;
+	json_t *body = NULL, *arr, *o;
 	size_t i;
+	int has_session = oc->group[0] != '\0';
 
-	if (resp->outcome != UPSTREAM_OK)
-		return;  /* unknown outcome: nothing to count yet */
+	if (resp->outcome != UPSTREAM_OK || resp->status >= 500) {
+		/* unknown outcome: the reservation is kept as submitted */
+		if (has_session)
+			sessions_settle(ss, oc->session, oc->group, oc->client, oc->reserved,
+					oc->reserved, 0, 0, 0, 0);
+		for (i = 0; i < oc->n; i++)
+			proxy_audit_order(rq, oc->session, oc->group, &oc->orders[i], "unknown_outcome",
+					  resp->outcome == UPSTREAM_OK ? "upstream_5xx" : "upstream_timeout",
+					  NULL, resp->outcome == UPSTREAM_OK ? resp->status : 0, NULL);
+		metrics_order(0, resp->outcome == UPSTREAM_OK ? "upstream_5xx" : "upstream_timeout");
+		return;
+	}
 	if (resp->status < 200 || resp->status > 299) {
-		sessions_count(ss, oc->session, oc->group, 0, (int64_t)oc->n, 0, 0);
-		if (resp->status >= 400 && resp->status < 500 &&
-		    proxy_mentions_group(resp->body, resp->body_len))
-			sessions_suspect_trigger(ss, oc->session, oc->group);
+		if (has_session) {
+			sessions_settle(ss, oc->session, oc->group, oc->client, oc->reserved, 0, 0,
+					oc->amend ? 0 : (int64_t)oc->n, 0, 0);
+			if (resp->status >= 400 && resp->status < 500 && !oc->amend &&
+			    proxy_mentions_group(resp->body, resp->body_len))
+				sessions_suspect_trigger(ss, oc->session, oc->group);
+		}
+		for (i = 0; i < oc->n; i++)
+			proxy_audit_order(rq, oc->session, oc->group, &oc->orders[i], "refused",
+					  "upstream_4xx", NULL, resp->status, NULL);
+		metrics_order(0, "upstream_4xx");
 		return;
 	}
 	if (resp->body)
 		body = json_loadb(resp->body, resp->body_len, 0, NULL);
 	if (oc->batch && (arr = json_object_get(body, "orders")) && json_is_array(arr)) {
-		json_t *o;
 		json_array_foreach(arr, i, o) {
 			json_t *err = json_object_get(o, "error");
+			const struct norm_order *no = i < oc->n ? &oc->orders[i] : NULL;
 			if (err && !json_is_null(err)) {
 				rej++;
+				proxy_audit_order(rq, oc->session, oc->group, no, "refused", "upstream_refused",
+						  NULL, resp->status, NULL);
+				metrics_order(0, "upstream_4xx");
 				continue;
 			}
 			acc++;
-			if (i < oc->n && oc->counts[i] > 0)
-				sub += oc->counts[i];
+			if (no)
+				sub += no->count;
 			fill += proxy_answer_count(o, "fill_count", "fill_count_fp");
+			rest += proxy_answer_count(o, "remaining_count", "remaining_count_fp");
+			proxy_audit_order(rq, oc->session, oc->group, no, "accepted", NULL, NULL,
+					  resp->status, json_string_value(json_object_get(o, "order_id")));
+			metrics_order(1, NULL);
 		}
-	} else if (!oc->batch) {
-		json_t *o = json_object_get(body, "order");
+	} else {
+		o = json_object_get(body, "order");
 		if (!json_is_object(o))
 			o = body;
-		acc = 1;
-		sub = oc->n && oc->counts[0] > 0 ? oc->counts[0] : 0;
-		fill = proxy_answer_count(o, "fill_count", "fill_count_fp");
-	} else {
-		acc = (int64_t)oc->n;
+		acc = oc->amend ? 0 : (int64_t)oc->n;
+		for (i = 0; i < oc->n; i++)
+			sub += oc->orders[i].count;
+		if (!oc->amend) {
+			fill = proxy_answer_count(o, "fill_count", "fill_count_fp");
+			rest = proxy_answer_count(o, "remaining_count", "remaining_count_fp");
+		}
+		for (i = 0; i < oc->n; i++)
+			proxy_audit_order(rq, oc->session, oc->group, &oc->orders[i], "accepted", NULL,
+					  NULL, resp->status, json_string_value(json_object_get(o, "order_id")));
+		metrics_order(1, NULL);
 	}
 	json_decref(body);
-	sessions_count(ss, oc->session, oc->group, acc, rej, sub, fill);
+	if (has_session)
+		sessions_settle(ss, oc->session, oc->group, oc->client, oc->reserved, sub, acc, rej,
+				fill, rest);
 }
 
 /* Upstream completion: builds the answer and resumes the connection. */
@@ -291,7 +383,7 @@ static void proxy_done(void *ud, struct upstream_response *resp)
 
 	rq->xfer = NULL;
 	if (rq->ctx)
-		proxy_count_orders(rq, rq->ctx, resp);
+		proxy_settle_orders(rq, rq->ctx, resp);
 	proxy_relay(rq, resp);
 	request_resume(rq);
 }
@@ -319,92 +411,205 @@ static int proxy_order_session(struct request *rq, char *out, size_t cap)
 		snprintf(out, cap, "%s", rq->client_session);
 		return 0;
 	}
-	snprintf(out, cap, "%s", hdr ? hdr : "default");
-	if (!session_name_ok(out)) {
+	if (hdr && (!session_name_ok(hdr) || strlen(hdr) >= cap)) {
 		request_fail(rq, "invalid_request", "X-Gateway-Session must match [A-Za-z0-9_-]{1,64}", NULL);
 		return -1;
 	}
+	snprintf(out, cap, "%s", hdr ? hdr : "default");
 	return 0;
 }
 
+/* max_orders_per_s: takes n orders from the client's bucket; answers 429
+ * rate_limited with Retry-After when over. Returns -1 when answered. */
+static int proxy_rate(struct request *rq, const struct limits_eff *eff, int64_t n,
+		      const char *session)
+{
+	struct client_rate *cr;
+	int64_t retry_ms = 0;
+	int rc;
+	char ra[24], msg[160];
+
+	if (!eff->has_max_orders_per_s || !rq->gw->rates)
+		return 0;
+	cr = &rq->gw->rates[identity_index(rq->gw->ident, rq->ident)];
+	pthread_mutex_lock(&cr->lock);
+	rc = limits_rate_take(&cr->bucket, gw_now_ms(), eff->max_orders_per_s, n, &retry_ms);
+	pthread_mutex_unlock(&cr->lock);
+	if (rc == 0)
+		return 0;
+	snprintf(msg, sizeof msg, "over max_orders_per_s %lld for this client",
+		 (long long)eff->max_orders_per_s);
+	proxy_refuse(rq, session, NULL, NULL, "rate_limited", msg,
+		     json_pack("{s:s}", "limit", "max_orders_per_s"), "max_orders_per_s");
+	snprintf(ra, sizeof ra, "%lld", (long long)((retry_ms + 999) / 1000 > 0 ? (retry_ms + 999) / 1000 : 1));
+	if (rq->reply)
+		MHD_add_response_header(rq->reply, "Retry-After", ra);
+	return -1;
+}
+
+/* Answers a limits refusal: 403 limit_exceeded with its fields. */
+static void proxy_limit_refusal(struct request *rq, const char *session, const char *group,
+				const struct norm_order *orders, size_t n,
+				const struct limits_refusal *r)
+{
+	const struct norm_order *o = r->index >= 0 && (size_t)r->index < n ? &orders[r->index]
+				     : n ? &orders[0] : NULL;
+
+	proxy_refuse(rq, session, group, o, "limit_exceeded", r->message, limits_refusal_json(r),
+		     r->limit);
+}
+
 /*
- * The order path for creates: finds the session, refuses when there is
- * none (session.require_session) or it is triggered, rewrites the body
- * with the session's group, subaccount and a client_order_id, and keeps
- * what is needed to count the outcome. Returns -1 when answered.
+ * The order path for creates and amends: finds the session, refuses when
+ * there is none (session.require_session) or it is triggered, rewrites a
+ * create with the session's group, subaccount and a client_order_id,
+ * normalises every order, applies max_orders_per_s, the per-order limits
+ * and the session caps (reserving the contracts), and keeps what is needed
+ * to settle the outcome. Returns -1 when answered.
  */
-static int proxy_prepare_create(struct request *rq, const struct route_info *ri)
+static int proxy_prepare_order(struct request *rq, const struct route_info *ri)
 {
 	int batch = ri->kind == ROUTE_BATCH_CREATE_V2 || ri->kind == ROUTE_BATCH_CREATE_LEGACY;
+	int amend = ri->kind == ROUTE_AMEND;
 	struct session_snap snap;
 	struct order_inject inj;
 	struct order_result res;
 	struct order_ctx *oc;
+	struct limits_eff eff;
+	struct limits_refusal lr;
+	struct norm_order *orders = NULL;
+	size_t n = 0;
+	long index = -1;
+	int64_t reserved = 0;
 	char name[SESSION_NAME_MAX + 1], msg[512];
+	int rc;
 
 	if (proxy_order_session(rq, name, sizeof name) < 0)
 		return -1;
+	sessions_feed(rq->gw->sessions, name);
 	sessions_snapshot(rq->gw->sessions, name, &snap);
-	if (!snap.found) {
-		if (rq->gw->conf->session.require_session) {
-			snprintf(msg, sizeof msg,
-				 "no active session '%s': start one with POST /session/start", name);
-			request_fail(rq, "no_active_session", msg, NULL);
+	limits_merge(&rq->gw->conf->limits, rq->ident ? rq->ident->limits : NULL, &eff);
+	if (!snap.found && rq->gw->conf->session.require_session && !amend) {
+		snprintf(msg, sizeof msg,
+			 "no active session '%s': start one with POST /session/start", name);
+		proxy_refuse(rq, name, NULL, NULL, "no_active_session", msg, NULL, NULL);
+		return -1;
+	}
+	if (snap.found && snap.status == SESSION_TRIGGERED) {
+		snprintf(msg, sizeof msg, "session '%s' is triggered (%s); reset it with POST /session/reset",
+			 name, snap.status_reason[0] ? snap.status_reason : "triggered");
+		sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, 0, 0, 0, 1, 0, 0);
+		proxy_refuse(rq, name, snap.order_group_id, NULL, "session_triggered", msg, NULL, NULL);
+		return -1;
+	}
+	if (amend) {
+		struct norm_amend a;
+		if (order_check_strict(rq->body ? rq->body : "", rq->body_len, msg, sizeof msg) != ORDER_OK ||
+		    normalize_amend_body(rq->body ? rq->body : "", rq->body_len, ri->legacy, &a, msg,
+					 sizeof msg) < 0) {
+			proxy_refuse(rq, name, snap.order_group_id, NULL, "invalid_order", msg, NULL, NULL);
 			return -1;
 		}
-		if (order_check_strict(rq->body ? rq->body : "", rq->body_len, msg, sizeof msg) != ORDER_OK) {
-			request_fail(rq, "invalid_order", msg, NULL);
+		orders = calloc(1, sizeof *orders);
+		if (!orders)
+			goto oom;
+		/* the order's earlier total is not tracked: all of the new total
+		 * counts as added, which can only overstate exposure */
+		normalize_amend_added(&a, -1, orders);
+		n = 1;
+	} else if (!snap.found) {
+		if (order_check_strict(rq->body ? rq->body : "", rq->body_len, msg, sizeof msg) != ORDER_OK ||
+		    normalize_body(rq->body ? rq->body : "", rq->body_len, batch,
+				   ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
+				   &orders, &n, &index, msg, sizeof msg) < 0) {
+			proxy_refuse(rq, name, NULL, NULL, "invalid_order", msg,
+				     index >= 0 ? json_pack("{s:I}", "index", (json_int_t)index) : NULL, NULL);
 			return -1;
 		}
 		log_info("order forwarded without an order group: no active session '%s' "
 			 "and session.require_session is false", name);
-		return 0;
-	}
-	if (snap.status == SESSION_TRIGGERED) {
-		snprintf(msg, sizeof msg, "session '%s' is triggered (%s); reset it with POST /session/reset",
-			 name, snap.status_reason[0] ? snap.status_reason : "triggered");
-		sessions_count(rq->gw->sessions, name, snap.order_group_id, 0, 1, 0, 0);
-		request_fail(rq, "session_triggered", msg, NULL);
-		return -1;
-	}
-	memset(&inj, 0, sizeof inj);
-	inj.order_group_id = snap.order_group_id;
-	inj.subaccount = (int)snap.subaccount;
-	inj.new_client_order_id = proxy_new_coid;
-	order_rewrite(rq->body ? rq->body : "", rq->body_len, batch,
-		      ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
-		      &inj, &res);
-	if (res.status != ORDER_OK) {
-		json_t *extra = res.index >= 0 ? json_pack("{s:I}", "index", (json_int_t)res.index) : NULL;
-		const char *code = res.status == ORDER_INVALID_JSON ? "invalid_json"
-				   : res.status == ORDER_GROUP_MISMATCH ? "order_group_mismatch"
-									: "invalid_order";
-		sessions_count(rq->gw->sessions, name, snap.order_group_id, 0, 1, 0, 0);
-		request_fail(rq, code, res.message, extra);
+	} else {
+		memset(&inj, 0, sizeof inj);
+		inj.order_group_id = snap.order_group_id;
+		inj.subaccount = (int)snap.subaccount;
+		inj.new_client_order_id = proxy_new_coid;
+		order_rewrite(rq->body ? rq->body : "", rq->body_len, batch,
+			      ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
+			      &inj, &res);
+		if (res.status != ORDER_OK) {
+			json_t *extra = res.index >= 0 ? json_pack("{s:I}", "index", (json_int_t)res.index) : NULL;
+			const char *code = res.status == ORDER_INVALID_JSON ? "invalid_json"
+					   : res.status == ORDER_GROUP_MISMATCH ? "order_group_mismatch"
+										: "invalid_order";
+			sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, 0, 0, 0, 1, 0, 0);
+			proxy_refuse(rq, name, snap.order_group_id, NULL, code, res.message, extra, NULL);
+			order_result_release(&res);
+			return -1;
+		}
+		if (normalize_body(res.body, res.body_len, batch,
+				   ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
+				   &orders, &n, &index, msg, sizeof msg) < 0) {
+			sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, 0, 0, 0, 1, 0, 0);
+			proxy_refuse(rq, name, snap.order_group_id, NULL, "invalid_order", msg,
+				     index >= 0 ? json_pack("{s:I}", "index", (json_int_t)index) : NULL, NULL);
+			order_result_release(&res);
+			return -1;
+		}
+		free(rq->body);
+		rq->body = res.body;
+		rq->body_len = res.body_len;
+		rq->body_cap = res.body_len + 1;
+		res.body = NULL;
 		order_result_release(&res);
+	}
+	if (proxy_rate(rq, &eff, (int64_t)n, name) < 0) {
+		free(orders);
 		return -1;
 	}
-	oc = calloc(1, sizeof *oc + res.order_count * sizeof oc->counts[0]);
+	if (snap.found) {
+		rc = sessions_admit(rq->gw->sessions, name, snap.order_group_id, rq->client, &eff, orders,
+				    n, batch, &reserved, &lr);
+		if (rc == -2) {
+			snprintf(msg, sizeof msg, "session '%s' ended while the order was checked", name);
+			proxy_refuse(rq, name, NULL, NULL, "no_active_session", msg, NULL, NULL);
+			free(orders);
+			return -1;
+		}
+	} else {
+		rc = limits_check_orders(&eff, NULL, orders, n, batch, NULL, &lr);
+	}
+	if (rc < 0) {
+		if (snap.found)
+			sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, 0, 0, 0,
+					amend ? 0 : (int64_t)n, 0, 0);
+		proxy_limit_refusal(rq, name, snap.order_group_id, orders, n, &lr);
+		free(orders);
+		return -1;
+	}
+	oc = calloc(1, sizeof *oc + n * sizeof oc->orders[0]);
 	if (!oc) {
-		order_result_release(&res);
-		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
-		return -1;
+		if (snap.found)
+			sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, reserved, 0,
+					0, 0, 0, 0);
+		goto oom;
 	}
 	snprintf(oc->session, sizeof oc->session, "%s", name);
-	snprintf(oc->group, sizeof oc->group, "%s", snap.order_group_id);
+	snprintf(oc->group, sizeof oc->group, "%s", snap.found ? snap.order_group_id : "");
+	snprintf(oc->client, sizeof oc->client, "%s", rq->client ? rq->client : "-");
 	oc->batch = batch;
-	oc->n = res.order_count;
-	for (size_t i = 0; i < res.order_count; i++)
-		oc->counts[i] = res.orders[i].count;
+	oc->amend = amend;
+	oc->reserved = reserved;
+	oc->n = n;
+	memcpy(oc->orders, orders, n * sizeof *orders);
+	free(orders);
 	rq->ctx = oc;
 	rq->ctx_free = free;
-	free(rq->body);
-	rq->body = res.body;
-	rq->body_len = res.body_len;
-	rq->body_cap = res.body_len + 1;
-	res.body = NULL;
-	order_result_release(&res);
+	rq->metrics_route = METRICS_ROUTE_ORDER;
 	return 0;
+oom:
+	free(orders);
+	request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+	return -1;
 }
 
 void proxy_handle(struct request *rq)
@@ -426,11 +631,16 @@ void proxy_handle(struct request *rq)
 		request_fail(rq, "forbidden", "this client's role may not make this request", NULL);
 		return;
 	}
-	if (route_is_create(ri.kind)) {
-		if (proxy_prepare_create(rq, &ri) < 0)
+	if (route_is_create(ri.kind) || ri.kind == ROUTE_AMEND) {
+		if (proxy_prepare_order(rq, &ri) < 0)
 			return;
-	} else if (ri.kind == ROUTE_AMEND || ri.kind == ROUTE_DECREASE) {
-		if (order_check_strict(rq->body ? rq->body : "", rq->body_len, err, sizeof err) != ORDER_OK) {
+	} else if (ri.kind == ROUTE_DECREASE || ri.kind == ROUTE_CANCEL ||
+		   ri.kind == ROUTE_BATCH_CANCEL) {
+		/* never blocked by limits or session state; only malformed JSON
+		 * is refused for decreases */
+		rq->metrics_route = METRICS_ROUTE_ORDER;
+		if (ri.kind == ROUTE_DECREASE &&
+		    order_check_strict(rq->body ? rq->body : "", rq->body_len, err, sizeof err) != ORDER_OK) {
 			request_fail(rq, "invalid_order", err, NULL);
 			return;
 		}

@@ -21,6 +21,7 @@ struct gw;
 struct loop;
 struct upstream_pool;
 struct upstream_xfer;
+struct identity_client;
 
 enum req_phase { REQ_NEW = 0, REQ_BODY, REQ_DISPATCHED };
 
@@ -47,6 +48,7 @@ struct request {
 
 	const char *client;            /* client name (static or config-owned) */
 	const char *client_session;    /* the client's configured session, or NULL */
+	const struct identity_client *ident; /* the identified client, or NULL (anonymous) */
 	int role;                      /* enum gw_role */
 	char request_id[72];
 

@@ -277,6 +277,16 @@ static int sess_load(struct sessions *s, char *err, size_t errlen)
 		snprintf(err, errlen, "corrupt state file '%s': not a version 1 state", s->path);
 		goto fail;
 	}
+	/* the writer always writes the three lists: anything else is not a
+	 * state this gateway understands, and must not be overwritten */
+	if (!json_is_array(json_object_get(doc, "sessions")) ||
+	    !json_is_array(json_object_get(doc, "history")) ||
+	    !json_is_array(json_object_get(doc, "intents"))) {
+		snprintf(err, errlen,
+			 "corrupt state file '%s': 'sessions', 'history' and 'intents' must be arrays",
+			 s->path);
+		goto fail;
+	}
 	arr = json_object_get(doc, "sessions");
 	json_array_foreach(arr, i, v) {
 		struct session ss;
@@ -616,14 +626,9 @@ static int sess_apply_group(struct sessions *s, size_t i, long status, const jso
 				 ss->order_group_id, ss->status_reason);
 			return 1;
 		}
-	} else if (json_is_false(json_object_get(g, "is_auto_cancel_enabled")) &&
-		   ss->status == SESSION_TRIGGERED) {
-		ss->status = SESSION_ACTIVE;
-		ss->status_reason[0] = '\0';
-		log_info("session '%s': order group %s was reset outside the gateway", ss->name,
-			 ss->order_group_id);
-		return 1;
 	}
+	/* a group reset outside the gateway does not clear the session: it
+	 * stays triggered, with its reason, until /session/reset */
 	return 0;
 }
 
@@ -1603,4 +1608,107 @@ char *sessions_metrics_text(struct sessions *s)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return buf;
+}
+
+/* The share of `client` in session ss, created when absent (NULL when the
+ * table is full: such clients share the last slot). Caller holds the lock. */
+static struct session_share *sess_share(struct session *ss, const char *client)
+{
+	const char *c = client ? client : "-";
+	unsigned max = sizeof ss->shares / sizeof ss->shares[0];
+
+	for (unsigned i = 0; i < ss->nshares; i++)
+		if (strcmp(ss->shares[i].client, c) == 0)
+			return &ss->shares[i];
+	if (ss->nshares < max) {
+		struct session_share *sh = &ss->shares[ss->nshares++];
+		memset(sh, 0, sizeof *sh);
+		snprintf(sh->client, sizeof sh->client, "%s", c);
+		return sh;
+	}
+	return &ss->shares[max - 1];
+}
+
+int sessions_admit(struct sessions *s, const char *name, const char *group, const char *client,
+		   const struct limits_eff *eff, const struct norm_order *orders, size_t n,
+		   int batch, int64_t *reserved, struct limits_refusal *r)
+{
+	struct limits_session_view v;
+	struct session_share *sh;
+	struct session *ss;
+	int64_t total = 0;
+	long i;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i < 0 || strcmp(s->act[i].order_group_id, group) != 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -2;
+	}
+	ss = &s->act[i];
+	sh = sess_share(ss, client);
+	memset(&v, 0, sizeof v);
+	v.session_submitted = ss->contracts_submitted + ss->reserved;
+	v.client_submitted = sh->submitted + sh->reserved;
+	v.filled = ss->contracts_filled;
+	v.resting = ss->resting;
+	v.has_filled_cap = ss->has_max_filled;
+	v.filled_cap = ss->max_session_filled_contracts;
+	rc = limits_check_orders(eff, &v, orders, n, batch, &total, r);
+	if (rc == 0) {
+		ss->reserved += total;
+		sh->reserved += total;
+		*reserved = total;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc == 0 ? 0 : -1;
+}
+
+void sessions_settle(struct sessions *s, const char *name, const char *group, const char *client,
+		     int64_t reserved, int64_t submitted, int64_t accepted, int64_t rejected,
+		     int64_t filled, int64_t resting)
+{
+	struct session_share *sh;
+	struct session *ss;
+	long i;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i < 0 || strcmp(s->act[i].order_group_id, group) != 0) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	ss = &s->act[i];
+	sh = sess_share(ss, client);
+	ss->reserved -= reserved < ss->reserved ? reserved : ss->reserved;
+	sh->reserved -= reserved < sh->reserved ? reserved : sh->reserved;
+	ss->contracts_submitted += submitted;
+	sh->submitted += submitted;
+	ss->orders_accepted += accepted;
+	ss->orders_rejected += rejected;
+	ss->contracts_filled += filled;
+	ss->resting += resting;
+	if (filled > 0) {
+		unsigned k = ss->fill_pos++ % (sizeof ss->fill_n / sizeof ss->fill_n[0]);
+		ss->fill_ts_ms[k] = sess_wall_ms();
+		ss->fill_n[k] = filled;
+	}
+	s->dirty = 1;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void sessions_feed(struct sessions *s, const char *name)
+{
+	long i;
+
+	if (!s || !name)
+		return;
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0 && s->act[i].heartbeat_timeout_s > 0)
+		s->act[i].last_heartbeat_ms = sess_wall_ms();
+	pthread_mutex_unlock(&s->lock);
 }

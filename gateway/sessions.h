@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/limits.h"
 #include "policy/session.h"
 
 struct gw;
@@ -63,6 +64,32 @@ void sessions_count(struct sessions *s, const char *name, const char *group_id,
 /* An order for `name` was refused in a way that mentions the order group:
  * ask the worker to confirm the group's state with a GET. Thread-safe. */
 void sessions_suspect_trigger(struct sessions *s, const char *name, const char *group_id);
+
+/*
+ * Admission of orders into session `name` (whose group must still be
+ * `group`): checks the per-order limits and the session caps in `eff`
+ * against the session's counters (submitted + reserved, the client's share,
+ * filled + resting) and, when they pass, reserves their total for the
+ * client, all under the session lock so concurrent orders cannot overshoot.
+ * Returns 0 with *reserved set, -1 with *r filled (refused), or -2 when the
+ * session is gone or changed group (the caller answers no_active_session).
+ * Thread-safe.
+ */
+int sessions_admit(struct sessions *s, const char *name, const char *group, const char *client,
+		   const struct limits_eff *eff, const struct norm_order *orders, size_t n,
+		   int batch, int64_t *reserved, struct limits_refusal *r);
+
+/* The outcome of admitted orders: `reserved` leaves the reservation;
+ * `submitted` contracts count as submitted (accepted, or outcome unknown),
+ * `accepted`/`rejected` orders are counted, `filled` and `resting` come
+ * from the answers. Thread-safe. */
+void sessions_settle(struct sessions *s, const char *name, const char *group, const char *client,
+		     int64_t reserved, int64_t submitted, int64_t accepted, int64_t rejected,
+		     int64_t filled, int64_t resting);
+
+/* Feeds the dead-man switch of session `name` (any request of its clients).
+ * Thread-safe, cheap. */
+void sessions_feed(struct sessions *s, const char *name);
 
 /* Prometheus text for the session gauges (sessions by status, contracts
  * submitted and filled per active session); malloc'd, NULL on OOM. */

@@ -93,6 +93,13 @@ int identity_set_verifier(struct identity *t, const char *name, const void *veri
 	return -1;
 }
 
+size_t identity_index(const struct identity *t, const struct identity_client *c)
+{
+	if (!t || !c || c < t->clients || c >= t->clients + t->count)
+		return identity_count(t);
+	return (size_t)(c - t->clients);
+}
+
 size_t identity_count(const struct identity *t)
 {
 	return t ? t->count : 0;

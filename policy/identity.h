@@ -45,6 +45,10 @@ int identity_add(struct identity *t, const char *name, enum gw_role role,
  * or -1 when there is no such client. */
 int identity_set_verifier(struct identity *t, const char *name, const void *verifier);
 
+/* The position of client c in the table (0..count-1), or count when c is
+ * NULL or not from this table. */
+size_t identity_index(const struct identity *t, const struct identity_client *c);
+
 /* Number of clients. */
 size_t identity_count(const struct identity *t);
 

@@ -46,6 +46,18 @@ struct session {
 	int64_t fill_ts_ms[32];
 	int64_t fill_n[32];
 	unsigned fill_pos;
+	/* not persisted: contracts admitted and not yet settled by an answer */
+	int64_t reserved;
+	/* contracts believed resting (create answers' remaining counts, less
+	 * fills seen since); persisted */
+	int64_t resting;
+	/* per-client shares of contracts_submitted + reserved (persisted as
+	 * "client_submitted") */
+	struct session_share {
+		char client[SESSION_NAME_MAX + 1];
+		int64_t submitted, reserved;
+	} shares[16];
+	unsigned nshares;
 };
 
 /* Whether name matches [A-Za-z0-9_-]{1,64}. */
