@@ -318,19 +318,36 @@ int session_from_state(const json_t *j, struct session *out, char *err, size_t e
 	return 0;
 }
 
+/* Copies at most max bytes of client text s into out (cap bytes) for a
+ * message: printable ASCII is kept, any other byte becomes '?'. Cutting a
+ * UTF-8 character in half would leave the message invalid UTF-8, which
+ * json_string() refuses, and the reply would lose its message. */
+static const char *session_quote(const char *s, size_t max, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; n < max && n + 1 < cap && s[n]; n++)
+		out[n] = (unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x7f ? s[n] : '?';
+	out[n] = '\0';
+	return out;
+}
+
 /* Parses a body into an object: empty = {}. Sets code/msg on failure. */
 static json_t *session_body(const char *body, size_t len, const char **code, char *msg,
 			    size_t msglen)
 {
 	json_error_t e;
 	json_t *j;
+	char text[sizeof e.text];
 
 	if (len == 0)
 		return json_object();
 	j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
 	if (!j) {
 		*code = strstr(e.text, "duplicate") ? "invalid_request" : "invalid_json";
-		snprintf(msg, msglen, "body is not valid JSON: %s", e.text);
+		/* jansson quotes the offending token, which may hold any byte */
+		snprintf(msg, msglen, "body is not valid JSON: %s",
+			 session_quote(e.text, sizeof e.text, text, sizeof text));
 		return NULL;
 	}
 	if (!json_is_object(j)) {
@@ -400,6 +417,7 @@ static int session_known_keys(json_t *j, const char *const *allowed, char *msg, 
 {
 	const char *key;
 	json_t *v;
+	char quoted[65];
 
 	json_object_foreach(j, key, v) {
 		int ok = 0;
@@ -407,7 +425,8 @@ static int session_known_keys(json_t *j, const char *const *allowed, char *msg, 
 			if (strcmp(allowed[i], key) == 0)
 				ok = 1;
 		if (!ok) {
-			snprintf(msg, msglen, "unknown field '%.64s'", key);
+			snprintf(msg, msglen, "unknown field '%s'",
+				 session_quote(key, 64, quoted, sizeof quoted));
 			return -1;
 		}
 	}
