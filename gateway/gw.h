@@ -27,17 +27,30 @@ struct client_rate {
 	struct limits_rate bucket;
 };
 
+/*
+ * What a reload may change: the configuration's clients, limits, browser
+ * rules and session policy, with the client table and rate buckets built
+ * from it. A request takes the current snapshot once and uses it to the
+ * end; replaced snapshots are kept until exit (reloads are rare), so no
+ * reader ever sees one freed.
+ */
+struct gw_snapshot {
+	struct gw_conf *conf;            /* owned */
+	struct identity *ident;          /* owned */
+	struct client_rate *rates;       /* identity_count + 1 (anonymous), owned */
+	struct verifier **verifiers;     /* bots' public keys, owned */
+	size_t verifier_count;
+	int anonymous_admin;             /* no clients and no admin token */
+	struct gw_snapshot *retired;     /* older snapshots, freed at exit */
+};
+
 struct gw {
-	const struct gw_conf *conf;
+	const struct gw_conf *conf;      /* the start-up configuration (listen, upstream, state) */
+	_Atomic(struct gw_snapshot *) snap; /* the current reloadable snapshot */
 	struct signer *signer;           /* NULL when no key is configured */
 	struct upstream_opts up;         /* points into conf and signer */
 	struct sessions *sessions;       /* session table and worker */
 	struct audit *audit;             /* audit log writer */
-	struct identity *ident;          /* configured clients and admin token */
-	struct client_rate *rates;       /* per client (identity order), + 1 for anonymous */
-	struct verifier **verifiers;     /* bots' public keys (owned), verifier_count of them */
-	size_t verifier_count;
-	int anonymous_admin;             /* no clients and no admin token */
 
 	atomic_int stopping;             /* set once on SIGINT/SIGTERM */
 	int64_t stop_deadline_ms;        /* monotonic, valid once stopping */

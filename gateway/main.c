@@ -92,7 +92,7 @@ static char *read_token_file(const char *path, char *err, size_t errlen)
 /* Builds the client table from the configuration, token files and bots'
  * public keys (loaded into gw->verifiers); problems go to diag. Returns the
  * table, or NULL on OOM. */
-static struct identity *build_identity(struct gw *gw, const struct gw_conf *c,
+static struct identity *build_identity(struct gw_snapshot *gw, const struct gw_conf *c,
 				       struct conf_diag *diag)
 {
 	struct identity *t = identity_new();
@@ -156,6 +156,109 @@ static struct identity *build_identity(struct gw *gw, const struct gw_conf *c,
 oom:
 	identity_free(t);
 	return NULL;
+}
+
+/* Frees one snapshot (not its retired list). NULL is a no-op. */
+static void snapshot_free(struct gw_snapshot *sn)
+{
+	if (!sn)
+		return;
+	if (sn->rates)
+		for (size_t i = 0; i <= identity_count(sn->ident); i++)
+			pthread_mutex_destroy(&sn->rates[i].lock);
+	free(sn->rates);
+	identity_free(sn->ident);
+	for (size_t i = 0; i < sn->verifier_count; i++)
+		verifier_free(sn->verifiers[i]);
+	free(sn->verifiers);
+	conf_free(sn->conf);
+	free(sn);
+}
+
+/* Builds a snapshot from a loaded configuration (taken over): client
+ * table, token files, bots' keys, rate buckets. Problems go to diag (the
+ * snapshot is then freed and NULL returned). */
+static struct gw_snapshot *snapshot_build(struct gw_conf *conf, struct conf_diag *diag)
+{
+	struct gw_snapshot *sn = calloc(1, sizeof *sn);
+
+	if (!sn) {
+		conf_free(conf);
+		return NULL;
+	}
+	sn->conf = conf;
+	sn->ident = build_identity(sn, conf, diag);
+	if (!sn->ident) {
+		conf_diag_add(diag, "flag", "-", "out of memory");
+		snapshot_free(sn);
+		return NULL;
+	}
+	sn->anonymous_admin = identity_count(sn->ident) == 0;
+	sn->rates = calloc(identity_count(sn->ident) + 1, sizeof *sn->rates);
+	if (!sn->rates) {
+		conf_diag_add(diag, "flag", "-", "out of memory");
+		snapshot_free(sn);
+		return NULL;
+	}
+	for (size_t i = 0; i <= identity_count(sn->ident); i++)
+		pthread_mutex_init(&sn->rates[i].lock, NULL);
+	if (sn->anonymous_admin && !conf->listen_is_loopback)
+		diag_key(diag, conf, "listen", "listen",
+			 "listening on a non-loopback address needs clients or admin_token_file, since callers must identify");
+	if (diag->count) {
+		snapshot_free(sn);
+		return NULL;
+	}
+	return sn;
+}
+
+/* Says which start-up settings a reload cannot change. */
+static void reload_warn_fixed(const struct gw_conf *old, const struct gw_conf *nw)
+{
+	static const char *const fixed = "listen, state_dir, upstream.*, server.threads, "
+					 "server.max_connections, server.connection_timeout_s";
+	int changed = strcmp(old->listen, nw->listen) || strcmp(old->state_dir, nw->state_dir) ||
+		      strcmp(old->upstream.url, nw->upstream.url) ||
+		      (old->upstream.key_id == NULL) != (nw->upstream.key_id == NULL) ||
+		      (old->upstream.key_id && strcmp(old->upstream.key_id, nw->upstream.key_id)) ||
+		      (old->upstream.private_key_file == NULL) != (nw->upstream.private_key_file == NULL) ||
+		      (old->upstream.private_key_file &&
+		       strcmp(old->upstream.private_key_file, nw->upstream.private_key_file)) ||
+		      old->upstream.timeout_ms != nw->upstream.timeout_ms ||
+		      old->upstream.connect_timeout_ms != nw->upstream.connect_timeout_ms ||
+		      old->upstream.max_connections != nw->upstream.max_connections ||
+		      old->server.threads != nw->server.threads;
+
+	if (changed)
+		log_warn("reload: %s take effect only after a restart; the running values stay", fixed);
+}
+
+/* SIGHUP: re-reads the configuration; a valid one becomes the current
+ * snapshot, an invalid one is refused with its errors and the old one
+ * stays. Sessions are untouched. */
+static void reload(struct gw *gw, const char *file, const char *flag_listen)
+{
+	struct conf_diag diag = { NULL, 0 };
+	struct gw_conf *nc = conf_load(file, NULL, flag_listen, &diag);
+	struct gw_snapshot *sn = NULL, *old;
+
+	if (nc)
+		sn = snapshot_build(nc, &diag);
+	if (!sn) {
+		log_error("reload refused: the configuration has %zu problem(s); the running one stays",
+			  diag.count);
+		for (size_t i = 0; i < diag.count; i++)
+			log_error("reload: %s", diag.lines[i]);
+		conf_diag_release(&diag);
+		return;
+	}
+	old = atomic_load(&gw->snap);
+	reload_warn_fixed(gw->conf, sn->conf);
+	sn->retired = old;
+	atomic_store(&gw->snap, sn);
+	log_setup(sn->conf->log_format, sn->conf->log_level);
+	log_info("reload: configuration applied (%zu client(s))", identity_count(sn->ident));
+	conf_diag_release(&diag);
 }
 
 /* Creates the state directory (0700) and takes its lock. Returns the lock
@@ -261,24 +364,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(conf->log_format, conf->log_level);
-	gw.conf = conf;
 	if (conf->upstream.private_key_file) {
 		gw.signer = signer_load_file(conf->upstream.private_key_file, err, sizeof err);
 		if (!gw.signer)
 			diag_key(&diag, conf, "upstream.private_key_file", "upstream.private_key_file", err);
 	}
-	gw.ident = build_identity(&gw, conf, &diag);
-	gw.anonymous_admin = identity_count(gw.ident) == 0;
-	gw.rates = calloc(identity_count(gw.ident) + 1, sizeof *gw.rates);
-	if (!gw.rates) {
-		fprintf(stderr, "kalshi-gateway: out of memory\n");
-		goto out;
+	{
+		struct gw_snapshot *sn = snapshot_build(conf, &diag);
+		/* the snapshot owns the configuration now (or freed it) */
+		conf = sn ? sn->conf : NULL;
+		if (sn) {
+			atomic_store(&gw.snap, sn);
+			gw.conf = sn->conf;
+		}
 	}
-	for (size_t i = 0; i <= identity_count(gw.ident); i++)
-		pthread_mutex_init(&gw.rates[i].lock, NULL);
-	if (gw.anonymous_admin && !conf->listen_is_loopback)
-		diag_key(&diag, conf, "listen", "listen",
-			 "listening on a non-loopback address needs clients or admin_token_file, since callers must identify");
 	if (diag.count) {
 		print_diag(&diag);
 		rc = 2;
@@ -322,7 +421,7 @@ int main(int argc, char **argv)
 		const char **names = calloc(conf->client_count + 2, sizeof *names);
 		size_t n = 0;
 		if (names) {
-			names[n++] = gw.anonymous_admin ? "anonymous" : "admin";
+			names[n++] = atomic_load(&gw.snap)->anonymous_admin ? "anonymous" : "admin";
 			for (size_t i = 0; i < conf->client_count; i++)
 				names[n++] = conf->clients[i].name;
 			if (metrics_init(names, n) < 0)
@@ -375,7 +474,7 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_warn("SIGHUP: configuration reload is not supported yet; configuration unchanged");
+			reload(&gw, file, flag_listen);
 			continue;
 		}
 		log_info("received %s: stopping (draining up to %ld ms)",
@@ -399,17 +498,12 @@ out_curl:
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);
-	if (gw.rates)
-		for (size_t i = 0; i <= identity_count(gw.ident); i++)
-			pthread_mutex_destroy(&gw.rates[i].lock);
-	free(gw.rates);
-	identity_free(gw.ident);
-	for (size_t i = 0; i < gw.verifier_count; i++)
-		verifier_free(gw.verifiers[i]);
-	free(gw.verifiers);
+	for (struct gw_snapshot *sn = atomic_load(&gw.snap), *next; sn; sn = next) {
+		next = sn->retired;
+		snapshot_free(sn);
+	}
 	signer_free(gw.signer);
 	metrics_free();
 	conf_diag_release(&diag);
-	conf_free(conf);
 	return rc;
 }

@@ -34,14 +34,14 @@ void ops_identify(struct request *rq)
 		rq->client = "-";
 		return;
 	}
-	if (rq->gw->anonymous_admin) {
+	if (rq->snap->anonymous_admin) {
 		rq->client = "anonymous";
 		rq->role = GW_ROLE_ADMIN;
 		return;
 	}
 	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
 	key = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "KALSHI-ACCESS-KEY");
-	c = identity_lookup(rq->gw->ident, auth, key, &via);
+	c = identity_lookup(rq->snap->ident, auth, key, &via);
 	if (c && via == IDENTITY_KEY_ID && c->verifier) {
 		/* the bot signs with its own key: the signature must verify */
 		const char *why = NULL;

@@ -429,9 +429,9 @@ static int proxy_rate(struct request *rq, const struct limits_eff *eff, int64_t 
 	int rc;
 	char ra[24], msg[160];
 
-	if (!eff->has_max_orders_per_s || !rq->gw->rates)
+	if (!eff->has_max_orders_per_s || !rq->snap->rates)
 		return 0;
-	cr = &rq->gw->rates[identity_index(rq->gw->ident, rq->ident)];
+	cr = &rq->snap->rates[identity_index(rq->snap->ident, rq->ident)];
 	pthread_mutex_lock(&cr->lock);
 	rc = limits_rate_take(&cr->bucket, gw_now_ms(), eff->max_orders_per_s, n, &retry_ms);
 	pthread_mutex_unlock(&cr->lock);
@@ -488,8 +488,8 @@ static int proxy_prepare_order(struct request *rq, const struct route_info *ri)
 		return -1;
 	sessions_feed(rq->gw->sessions, name);
 	sessions_snapshot(rq->gw->sessions, name, &snap);
-	limits_merge(&rq->gw->conf->limits, rq->ident ? rq->ident->limits : NULL, &eff);
-	if (!snap.found && rq->gw->conf->session.require_session && !amend) {
+	limits_merge(&rq->snap->conf->limits, rq->ident ? rq->ident->limits : NULL, &eff);
+	if (!snap.found && rq->snap->conf->session.require_session && !amend) {
 		snprintf(msg, sizeof msg,
 			 "no active session '%s': start one with POST /session/start", name);
 		proxy_refuse(rq, name, NULL, NULL, "no_active_session", msg, NULL, NULL);

@@ -18,6 +18,7 @@
 #include "policy/path.h"
 
 struct gw;
+struct gw_snapshot;
 struct loop;
 struct upstream_pool;
 struct upstream_xfer;
@@ -28,6 +29,7 @@ enum req_phase { REQ_NEW = 0, REQ_BODY, REQ_DISPATCHED };
 struct request {
 	struct loop *loop;
 	struct gw *gw;
+	const struct gw_snapshot *snap; /* configuration snapshot taken at the request line */
 	struct MHD_Connection *conn;
 	struct request *prev, *next;   /* loop's suspended list */
 	enum req_phase phase;

@@ -138,6 +138,7 @@ static void *server_uri_cb(void *cls, const char *uri, struct MHD_Connection *co
 	}
 	rq->loop = l;
 	rq->gw = l->gw;
+	rq->snap = atomic_load(&l->gw->snap);
 	rq->conn = conn;
 	rq->start_us = gw_now_us();
 	rq->upstream_us = -1;
@@ -262,7 +263,7 @@ static long long server_content_length(struct MHD_Connection *c)
 static void server_check_headers(struct request *rq)
 {
 	struct MHD_Connection *c = rq->conn;
-	const struct gw_conf *conf = rq->gw->conf;
+	const struct gw_conf *conf = rq->snap->conf;
 	const char *host, *origin, *te, *why = NULL;
 	long long clen = server_content_length(c);
 	int has_body;
@@ -308,7 +309,7 @@ static void server_check_headers(struct request *rq)
  * much (the connection is then closed). */
 static int server_take_body(struct request *rq, const char *data, size_t n)
 {
-	long cap = rq->gw->conf->server.max_body_bytes;
+	long cap = rq->snap->conf->server.max_body_bytes;
 
 	if (rq->body_over || rq->body_len + n > (size_t)cap) {
 		rq->body_over += n;
@@ -443,7 +444,7 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
 		if (rq->body_over) {
 			char msg[128];
 			snprintf(msg, sizeof msg, "request body is over the limit of %ld bytes",
-				 rq->gw->conf->server.max_body_bytes);
+				 rq->snap->conf->server.max_body_bytes);
 			request_fail(rq, "body_too_large", msg, NULL);
 		} else if (atomic_load(&rq->gw->stopping)) {
 			request_fail(rq, "shutting_down", "the gateway is stopping", NULL);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -436,9 +437,11 @@ static int sess_ok(const struct upstream_response *resp)
 	return resp->outcome == UPSTREAM_OK && resp->status >= 200 && resp->status < 300;
 }
 
-/* Lists the ids of the account's groups (for a subaccount). Returns a new
- * array, or NULL when the upstream could not say. */
-static json_t *sess_list_groups(struct sessions *s, long sub)
+/* Lists the ids of the account's groups (for a subaccount); with limit > 0
+ * only those whose listed contracts limit is that many contracts (a group
+ * listed without a readable limit is kept). Returns a new array, or NULL
+ * when the upstream could not say. */
+static json_t *sess_list_groups(struct sessions *s, long sub, long limit)
 {
 	struct upstream_response resp;
 	json_t *body, *ids = NULL, *g;
@@ -451,8 +454,15 @@ static json_t *sess_list_groups(struct sessions *s, long sub)
 			ids = json_array();
 			json_array_foreach(arr, i, g) {
 				json_t *id = json_object_get(g, "id");
+				json_t *lim = json_object_get(g, "contracts_limit_fp");
+				int64_t h;
 				if (!json_is_string(id))
 					id = json_object_get(g, "order_group_id");
+				if (limit > 0 && json_is_string(lim) &&
+				    fixed_parse_count(json_string_value(lim), json_string_length(lim),
+						      &h) == 0 &&
+				    h != (int64_t)limit * 100)
+					continue;  /* not the group an intent asked for */
 				if (json_is_string(id))
 					json_array_append(ids, id);
 			}
@@ -500,8 +510,10 @@ static int64_t sess_intent_settle_ms(const struct sessions *s)
 
 /*
  * Resolves unfinished group creations: any group that appeared after the
- * intent was recorded and that no session owns was created under it and
- * never handed to a client, so it is deleted (Kalshi cancels its orders).
+ * intent was recorded, has the intent's contracts limit and that no session
+ * owns was created under it and never handed to a client, so it is deleted
+ * (Kalshi cancels its orders). The limit check keeps groups other tools or
+ * gateways created on the account meanwhile (with another limit) safe.
  * An intent stays until the upstream could be asked, and until its create
  * can no longer land (listing earlier could miss a create still in flight,
  * which would then leave an orphan group). Returns the number left
@@ -530,7 +542,7 @@ static size_t sess_resolve_intents(struct sessions *s)
 		}
 		it.before = json_incref(it.before);
 		pthread_mutex_unlock(&s->lock);
-		now = sess_list_groups(s, it.subaccount);
+		now = sess_list_groups(s, it.subaccount, it.contracts_limit);
 		if (!now) {
 			json_decref(it.before);
 			i++;
@@ -785,7 +797,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 		request_fail(rq, "session_exists", "a session with this name is active", NULL);
 		return;
 	}
-	before = sess_list_groups(s, r->subaccount);
+	before = sess_list_groups(s, r->subaccount, 0);
 	if (!before) {
 		request_fail(rq, "upstream_unavailable",
 			     "cannot list the account's order groups before creating one", NULL);
@@ -1343,6 +1355,9 @@ void sessions_snapshot(struct sessions *s, const char *name, struct session_snap
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Group ids are UUIDs, which an upstream may read in any case: compare
+ * ignoring case so "ABC..." cannot reach a session's group. (Percent-escapes
+ * of unreserved characters are refused by the path rules.) */
 int sessions_owns_group(struct sessions *s, const char *id, size_t len)
 {
 	int owned = 0;
@@ -1352,7 +1367,7 @@ int sessions_owns_group(struct sessions *s, const char *id, size_t len)
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->nact && !owned; i++)
 		if (strlen(s->act[i].order_group_id) == len &&
-		    memcmp(s->act[i].order_group_id, id, len) == 0)
+		    strncasecmp(s->act[i].order_group_id, id, len) == 0)
 			owned = 1;
 	pthread_mutex_unlock(&s->lock);
 	return owned;
