@@ -60,6 +60,10 @@ struct gw {
 	int probe_ok;                    /* last probe of /exchange/status succeeded */
 	int probe_done;                  /* at least one probe finished */
 	char probe_error[CURL_ERROR_SIZE + 64];
+	int key_checked;                 /* the key was tried on a signed endpoint */
+	int key_refused;                 /* ...and the upstream answered 401 */
+	int trading_active;              /* from /exchange/status: 1, 0, or -1 unknown */
+	long clock_skew_s;               /* upstream Date minus our clock */
 
 	/* counters for /metrics */
 	atomic_long requests_total;

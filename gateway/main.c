@@ -402,6 +402,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);   /* every thread inherits it */
 	pthread_mutex_init(&gw.ready_lock, NULL);
+	gw.trading_active = -1;
 	if (upstream_global_init(err, sizeof err) < 0) {
 		fprintf(stderr, "kalshi-gateway: %s\n", err);
 		goto out;

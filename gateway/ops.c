@@ -11,6 +11,7 @@
 #include "upstream/verify.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,10 @@ static void ops_readyz(struct request *rq)
 		json_array_append_new(reasons, json_string("upstream not probed yet"));
 	else if (!gw->probe_ok)
 		json_array_append_new(reasons, json_string(gw->probe_error));
+	if (gw->key_refused)
+		json_array_append_new(reasons, json_string("the upstream refused the key (401): wrong environment?"));
+	if (gw->trading_active >= 0)
+		json_object_set_new(body, "trading_active", json_boolean(gw->trading_active));
 	pthread_mutex_unlock(&gw->ready_lock);
 	if (gw->sessions) {
 		char why[256];
@@ -150,13 +155,14 @@ void ops_handle(struct request *rq)
 	request_fail(rq, "not_found", "no such endpoint", NULL);
 }
 
-/* One probe of GET /exchange/status; records the outcome. */
-static void ops_probe_once(struct gw *gw)
+/* Tries the key once on a signed endpoint, so a key that does not work
+ * with this upstream (a demo key against production) is said clearly at
+ * start-up rather than on the first order. */
+static void ops_check_key(struct gw *gw)
 {
-	static const char path[] = "/trade-api/v2/exchange/status";
+	static const char path[] = "/trade-api/v2/portfolio/balance";
 	struct upstream_request r;
 	struct upstream_response resp;
-	char why[CURL_ERROR_SIZE + 64] = "";
 
 	memset(&r, 0, sizeof r);
 	r.method = "GET";
@@ -164,20 +170,70 @@ static void ops_probe_once(struct gw *gw)
 	r.path_len = sizeof path - 1;
 	r.sign = 1;
 	upstream_blocking(&gw->up, &r, &resp);
-	if (resp.outcome != UPSTREAM_OK)
+	if (resp.outcome == UPSTREAM_OK) {
+		pthread_mutex_lock(&gw->ready_lock);
+		gw->key_checked = 1;
+		gw->key_refused = resp.status == 401;
+		pthread_mutex_unlock(&gw->ready_lock);
+		if (resp.status == 401)
+			log_error("the upstream %s refused key '%s' (401 on GET /portfolio/balance): "
+				  "is it a key for this environment? (a demo key against production, or the "
+				  "reverse, is the classic case)", gw->conf->upstream.url,
+				  gw->conf->upstream.key_id);
+		else if (resp.status >= 200 && resp.status < 300)
+			log_info("the upstream accepts key '%s'", gw->conf->upstream.key_id);
+	}
+	upstream_response_release(&resp);
+}
+
+/* One probe of GET /exchange/status; records the outcome, the trading
+ * state and the clock skew. */
+static void ops_probe_once(struct gw *gw)
+{
+	static const char path[] = "/trade-api/v2/exchange/status";
+	struct upstream_request r;
+	struct upstream_response resp;
+	char why[CURL_ERROR_SIZE + 64] = "";
+	int trading = -1, check_key;
+	long skew = 0;
+
+	memset(&r, 0, sizeof r);
+	r.method = "GET";
+	r.path = path;
+	r.path_len = sizeof path - 1;
+	r.sign = 1;
+	upstream_blocking(&gw->up, &r, &resp);
+	if (resp.outcome != UPSTREAM_OK) {
 		snprintf(why, sizeof why, "upstream unreachable: %s", resp.error);
-	else if (resp.status < 200 || resp.status > 299)
+	} else if (resp.status < 200 || resp.status > 299) {
 		snprintf(why, sizeof why, "upstream /exchange/status answered %ld", resp.status);
+	} else {
+		json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+		json_t *t = json_object_get(j, "trading_active");
+		if (json_is_boolean(t))
+			trading = json_is_true(t);
+		json_decref(j);
+	}
+	if (resp.outcome == UPSTREAM_OK && upstream_clock_skew(&resp, &skew) == 0 && labs(skew) > 1)
+		log_warn("clock skew with the upstream is %+ld s (over 1 s): signatures may be refused; "
+			 "fix this machine's clock (NTP)", skew);
 	pthread_mutex_lock(&gw->ready_lock);
 	if (gw->probe_done && gw->probe_ok != (why[0] == '\0'))
 		log_info("readiness: upstream %s%s", why[0] ? "not ready: " : "ready", why);
 	else if (!gw->probe_done && why[0])
 		log_warn("readiness: %s", why);
+	if (gw->probe_done && trading >= 0 && gw->trading_active >= 0 && trading != gw->trading_active)
+		log_info("exchange trading is %s", trading ? "active again" : "paused");
 	gw->probe_ok = why[0] == '\0';
 	gw->probe_done = 1;
+	gw->trading_active = trading;
+	gw->clock_skew_s = skew;
 	snprintf(gw->probe_error, sizeof gw->probe_error, "%s", why);
+	check_key = gw->probe_ok && !gw->key_checked && gw->signer;
 	pthread_mutex_unlock(&gw->ready_lock);
 	upstream_response_release(&resp);
+	if (check_key)
+		ops_check_key(gw);
 }
 
 /* The probe thread: probes, then sleeps the interval (woken at stop). */

@@ -151,6 +151,19 @@ void proxy_relay(struct request *rq, struct upstream_response *resp)
 	atomic_fetch_add(&rq->gw->upstream_requests, 1);
 	switch (resp->outcome) {
 	case UPSTREAM_OK:
+		if (resp->status == 401) {
+			long skew;
+			/* what was signed, never the signature itself */
+			if (upstream_clock_skew(resp, &skew) == 0)
+				log_warn("upstream refused the signature (401) for %s %.*s signed at %lld; "
+					 "clock skew with the upstream %+ld s%s", rq->method, (int)rq->path_len,
+					 rq->target, (long long)resp->signed_ts_ms, skew,
+					 labs(skew) > 1 ? " (over 1 s: fix this machine's clock)" : "");
+			else
+				log_warn("upstream refused the signature (401) for %s %.*s signed at %lld",
+					 rq->method, (int)rq->path_len, rq->target,
+					 (long long)resp->signed_ts_ms);
+		}
 		if (resp->body) {
 			r = MHD_create_response_from_buffer_with_free_callback(resp->body_len,
 									       resp->body, free);

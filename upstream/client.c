@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,6 +55,19 @@ void upstream_response_release(struct upstream_response *r)
 	r->body_len = 0;
 	curl_slist_free_all(r->headers);
 	r->headers = NULL;
+}
+
+int upstream_clock_skew(const struct upstream_response *r, long *skew_s)
+{
+	for (const struct curl_slist *h = r->headers; h; h = h->next)
+		if (strncasecmp(h->data, "Date:", 5) == 0) {
+			time_t t = curl_getdate(h->data + 5, NULL);
+			if (t < 0)
+				return -1;
+			*skew_s = (long)(t - time(NULL));
+			return 0;
+		}
+	return -1;
 }
 
 int upstream_global_init(char *err, size_t errlen)
@@ -132,7 +146,7 @@ static size_t client_header_cb(char *data, size_t size, size_t nitems, void *ud)
 /* Adds the three KALSHI-ACCESS-* headers, signed over method + path with a
  * fresh millisecond timestamp. Returns 0 or -1 with err filled. */
 static int client_sign(const struct upstream_opts *o, const struct upstream_request *r,
-		       struct curl_slist **list, char *err, size_t errlen)
+		       struct curl_slist **list, int64_t *ts_out, char *err, size_t errlen)
 {
 	char sig[SIGNER_SIG_MAX], line[SIGNER_SIG_MAX + 64];
 	int64_t ts = signer_now_ms();
@@ -145,6 +159,7 @@ static int client_sign(const struct upstream_opts *o, const struct upstream_requ
 		return -1;
 	if (o->on_sign)
 		o->on_sign((long)(client_now_us() - t0));
+	*ts_out = ts;
 	snprintf(line, sizeof line, "KALSHI-ACCESS-KEY: %s", o->key_id);
 	if (!(nl = curl_slist_append(*list, line)))
 		goto oom;
@@ -242,7 +257,7 @@ static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
 	}
 	x->req_headers = nl;
 	if (r->sign && o->signer && o->key_id &&
-	    client_sign(o, r, &x->req_headers, err, errlen) < 0)
+	    client_sign(o, r, &x->req_headers, &x->resp.signed_ts_ms, err, errlen) < 0)
 		goto fail;
 	if (!(e = x->easy = curl_easy_init())) {
 		snprintf(err, errlen, "cannot create a curl handle");

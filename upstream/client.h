@@ -49,6 +49,7 @@ struct upstream_response {
 	size_t body_len;
 	struct curl_slist *headers; /* response headers "Name: value" (final response) */
 	long elapsed_us;         /* from start to completion */
+	int64_t signed_ts_ms;    /* the KALSHI-ACCESS-TIMESTAMP sent, 0 if unsigned */
 	char error[CURL_ERROR_SIZE]; /* human-readable reason on failure */
 };
 
@@ -121,6 +122,10 @@ size_t upstream_pool_active(const struct upstream_pool *p);
  */
 void upstream_blocking(const struct upstream_opts *o, const struct upstream_request *r,
 		       struct upstream_response *resp);
+
+/* Seconds the upstream's clock is ahead of ours, from the response's Date
+ * header (second resolution); returns 0 and *skew_s, or -1 when absent. */
+int upstream_clock_skew(const struct upstream_response *r, long *skew_s);
 
 /* Global curl initialisation; call once at start-up before any thread. */
 int upstream_global_init(char *err, size_t errlen);
