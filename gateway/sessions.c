@@ -1,5 +1,6 @@
 /* sessions: see sessions.h. */
 #include "gateway/sessions.h"
+#include "gateway/audit.h"
 #include "gateway/gw.h"
 #include "gateway/log.h"
 #include "gateway/proxy.h"
@@ -78,6 +79,18 @@ static int64_t sess_wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One audit record for a session transition: {"type":"session","event":
+ * event, "session": S}. Safe under the session lock (never blocks). */
+static void sess_event(struct sessions *s, const char *event, const struct session *ss)
+{
+	json_t *a = json_object();
+
+	json_object_set_new(a, "type", json_string("session"));
+	json_object_set_new(a, "event", json_string(event));
+	json_object_set_new(a, "session", session_to_json(ss));
+	audit_record(s->gw->audit, a);
 }
 
 void sessions_uuid(char *buf, size_t cap)
@@ -622,6 +635,7 @@ static int sess_apply_group(struct sessions *s, size_t i, long status, const jso
 		ss->ended_at_ms = now;
 		log_warn("session '%s': order group %s is gone upstream; session ended (%s)",
 			 ss->name, ss->order_group_id, ss->status_reason);
+		sess_event(s, "session_ended", ss);
 		sess_retire(s, i);
 		return 1;
 	}
@@ -636,6 +650,7 @@ static int sess_apply_group(struct sessions *s, size_t i, long status, const jso
 					 ? "limit_window" : "external");
 			log_warn("session '%s': order group %s is triggered (%s)", ss->name,
 				 ss->order_group_id, ss->status_reason);
+			sess_event(s, "session_triggered", ss);
 			return 1;
 		}
 	}
@@ -890,6 +905,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
 		return;
 	}
+	sess_event(s, "session_started", &ss);
 	log_info("session '%s' started: order group %s, contracts limit %ld", ss.name,
 		 ss.order_group_id, ss.contracts_limit);
 	sess_answer_session(rq, 201, &ss);
@@ -986,15 +1002,21 @@ static void sess_apply_reset(struct sessions *s, size_t i, const struct session_
 	s->act[i].status_reason[0] = '\0';
 	s->act[i].contracts_submitted = 0;
 	s->act[i].contracts_filled = 0;
+	s->act[i].resting = 0;
+	for (unsigned k = 0; k < s->act[i].nshares; k++)
+		s->act[i].shares[k].submitted = 0;
 	memset(s->act[i].fill_ts_ms, 0, sizeof s->act[i].fill_ts_ms);
 	memset(s->act[i].fill_n, 0, sizeof s->act[i].fill_n);
+	sess_event(s, "session_reset", &s->act[i]);
 }
 
 static void sess_apply_halt(struct sessions *s, size_t i, const struct session_op_req *o)
 {
 	(void)o;
 	s->act[i].status = SESSION_TRIGGERED;
-	snprintf(s->act[i].status_reason, sizeof s->act[i].status_reason, "halted");
+	snprintf(s->act[i].status_reason, sizeof s->act[i].status_reason, "%s",
+		 o && o->reason[0] ? o->reason : "halted");
+	sess_event(s, "session_triggered", &s->act[i]);
 }
 
 static void sess_apply_end(struct sessions *s, size_t i, const struct session_op_req *o)
@@ -1004,6 +1026,7 @@ static void sess_apply_end(struct sessions *s, size_t i, const struct session_op
 	snprintf(s->act[i].status_reason, sizeof s->act[i].status_reason, "ended");
 	s->act[i].pending[0] = '\0';
 	s->act[i].ended_at_ms = sess_wall_ms();
+	sess_event(s, "session_ended", &s->act[i]);
 	sess_retire(s, i);
 }
 
@@ -1015,6 +1038,7 @@ static void sess_apply_limit(struct sessions *s, size_t i, const struct session_
 		s->act[i].has_max_filled = 1;
 		s->act[i].max_session_filled_contracts = o->max_session_filled_contracts;
 	}
+	sess_event(s, "session_limit_updated", &s->act[i]);
 }
 
 /* Marks the session as being ended (persisted before the delete). */
@@ -1250,6 +1274,87 @@ static struct job *sess_next_job(struct sessions *s)
 	return j;
 }
 
+/*
+ * Halts session `name` from the worker (no client waiting): the upstream
+ * trigger, then status triggered with `reason` (dead_man, shutdown,
+ * filled_cap). A failure is logged and retried after 5 s.
+ */
+static void sess_auto_halt(struct sessions *s, const char *name, const char *reason)
+{
+	struct request probe;
+	struct session_op_req o;
+	struct session out;
+	long i;
+
+	memset(&probe, 0, sizeof probe);
+	memset(&o, 0, sizeof o);
+	probe.target = (char *)(uintptr_t)"";
+	probe.method[0] = '\0';
+	snprintf(o.reason, sizeof o.reason, "%s", reason);
+	probe.gw = s->gw;
+	probe.snap = atomic_load(&s->gw->snap);
+	if (sess_mutate(s, &probe, name, "PUT", "/trigger", NULL, sess_apply_halt, &o, &out) == 0) {
+		log_warn("session '%s' halted (%s): order group %s triggered", name, reason,
+			 out.order_group_id);
+	} else {
+		log_error("session '%s': automatic halt (%s) failed (status %u); retrying in 5 s", name,
+			  reason, probe.reply_status);
+		pthread_mutex_lock(&s->lock);
+		i = sess_find(s, name);
+		if (i >= 0)
+			s->act[i].retry_ms = gw_now_ms() + 5000;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (probe.reply)
+		MHD_destroy_response(probe.reply);
+}
+
+/* The dead-man switch: halts every active session whose heartbeat lapsed
+ * (also one that lapsed while the gateway was down). */
+static void sess_deadman(struct sessions *s)
+{
+	for (;;) {
+		char name[SESSION_NAME_MAX + 1] = "";
+		int64_t now = sess_wall_ms(), mono = gw_now_ms();
+
+		pthread_mutex_lock(&s->lock);
+		for (size_t i = 0; i < s->nact; i++) {
+			struct session *ss = &s->act[i];
+			if (ss->status == SESSION_ACTIVE && ss->heartbeat_timeout_s > 0 &&
+			    now - ss->last_heartbeat_ms > (int64_t)ss->heartbeat_timeout_s * 1000 &&
+			    mono >= ss->retry_ms) {
+				snprintf(name, sizeof name, "%s", ss->name);
+				ss->retry_ms = mono + 5000;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (!name[0])
+			return;
+		log_warn("session '%s': no heartbeat for longer than its heartbeat_timeout_s", name);
+		sess_auto_halt(s, name, "dead_man");
+	}
+}
+
+/* session.halt_on_shutdown: halts every active session at a clean stop. */
+static void sess_halt_all_on_stop(struct sessions *s)
+{
+	for (size_t n = 0;; n++) {
+		char name[SESSION_NAME_MAX + 1] = "";
+
+		pthread_mutex_lock(&s->lock);
+		for (; n < s->nact; n++)
+			if (s->act[n].status == SESSION_ACTIVE) {
+				snprintf(name, sizeof name, "%s", s->act[n].name);
+				break;
+			}
+		pthread_mutex_unlock(&s->lock);
+		if (!name[0])
+			return;
+		sess_auto_halt(s, name, "shutdown");
+	}
+}
+
 /* The worker: reconcile, then jobs, flushing counters every second. */
 static void *sess_main(void *arg)
 {
@@ -1279,12 +1384,15 @@ static void *sess_main(void *arg)
 		if (!s->reconciled && !atomic_load(&s->gw->stopping) &&
 		    gw_now_ms() - s->last_reconcile_ms >= s->gw->conf->readiness.probe_interval_s * 1000)
 			sess_reconcile(s);
+		sess_deadman(s);
 		pthread_mutex_lock(&s->qlock);
 		stop = s->stop && !s->qhead;
 		pthread_mutex_unlock(&s->qlock);
 		if (stop)
 			break;
 	}
+	if (s->gw->conf->session.halt_on_shutdown)
+		sess_halt_all_on_stop(s);
 	return NULL;
 }
 

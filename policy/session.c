@@ -151,6 +151,14 @@ json_t *session_to_state(const struct session *s)
 	json_object_set_new(o, "cooldown_s", json_integer(s->cooldown_s));
 	json_object_set_new(o, "max_auto_resets", json_integer(s->max_auto_resets));
 	json_object_set_new(o, "pending", json_string(s->pending));
+	json_object_set_new(o, "resting", session_count_json(s->resting));
+	{
+		json_t *shares = json_object();
+		for (unsigned i = 0; i < s->nshares && i < sizeof s->shares / sizeof s->shares[0]; i++)
+			json_object_set_new(shares, s->shares[i].client,
+					    session_count_json(s->shares[i].submitted + s->shares[i].reserved));
+		json_object_set_new(o, "client_submitted", shares);
+	}
 	return o;
 }
 
@@ -245,6 +253,7 @@ int session_from_state(const json_t *j, struct session *out, char *err, size_t e
 	struct session s;
 	char status[16];
 	int64_t v, oa, orj;
+	int has_resting = 0;
 	const char *bad = NULL;
 
 	memset(&s, 0, sizeof s);
@@ -298,6 +307,27 @@ int session_from_state(const json_t *j, struct session *out, char *err, size_t e
 		bad = "max_auto_resets";
 	else if (session_get_str(j, "pending", s.pending, sizeof s.pending, 1) < 0)
 		bad = "pending";
+	else if (session_get_opt_count(j, "resting", &has_resting, &s.resting) < 0)
+		bad = "resting";
+	if (!bad) {
+		const json_t *shares = json_object_get(j, "client_submitted"), *sv;
+		const char *key;
+		if (shares && !json_is_null(shares) && !json_is_object(shares))
+			bad = "client_submitted";
+		json_object_foreach((json_t *)(uintptr_t)shares, key, sv) {
+			struct session_share *sh;
+			if (s.nshares >= sizeof s.shares / sizeof s.shares[0])
+				break;
+			sh = &s.shares[s.nshares];
+			if (!json_is_string(sv) || strlen(key) >= sizeof sh->client ||
+			    fixed_parse_count(json_string_value(sv), json_string_length(sv), &sh->submitted) < 0) {
+				bad = "client_submitted";
+				break;
+			}
+			memcpy(sh->client, key, strlen(key) + 1);
+			s.nshares++;
+		}
+	}
 	if (bad) {
 		snprintf(err, errlen, "session field '%s' is missing or invalid", bad);
 		return -1;

@@ -48,6 +48,8 @@ struct session {
 	unsigned fill_pos;
 	/* not persisted: contracts admitted and not yet settled by an answer */
 	int64_t reserved;
+	/* not persisted: when the worker may next try an automatic halt */
+	int64_t retry_ms;
 	/* contracts believed resting (create answers' remaining counts, less
 	 * fills seen since); persisted */
 	int64_t resting;
@@ -102,6 +104,7 @@ struct session_op_req {
 	long contracts_limit;
 	int has_max_filled;              /* limit only */
 	int64_t max_session_filled_contracts;
+	char reason[24];                 /* not parsed: an automatic halt's status_reason */
 };
 
 enum session_op { SESSION_OP_RESET, SESSION_OP_END, SESSION_OP_HEARTBEAT, SESSION_OP_HALT,

@@ -423,7 +423,7 @@ static void test_state_keys(void **state)
 		"status_reason", "contracts_limit", "heartbeat_timeout_s", "started_at", "ended_at",
 		"orders_accepted", "orders_rejected", "contracts_submitted", "contracts_filled",
 		"max_session_filled_contracts", "last_heartbeat_ms", "on_trigger", "cooldown_s",
-		"max_auto_resets", "pending",
+		"max_auto_resets", "pending", "resting", "client_submitted",
 	};
 	struct session s;
 	json_t *st;
@@ -518,7 +518,7 @@ static void test_from_state_optional(void **state)
 	};
 	static const char *const optional[] = {
 		"max_session_filled_contracts", "last_heartbeat_ms", "on_trigger", "cooldown_s",
-		"max_auto_resets", "pending",
+		"max_auto_resets", "pending", "resting", "client_submitted",
 	};
 	struct session s, out;
 	char err[128];
