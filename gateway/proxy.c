@@ -363,6 +363,10 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 				sub += no->count;
 			fill += proxy_answer_count(o, "fill_count", "fill_count_fp");
 			rest += proxy_answer_count(o, "remaining_count", "remaining_count_fp");
+			if (has_session && json_is_string(json_object_get(o, "order_id")))
+				sessions_track_order(ss, oc->session, oc->group,
+						     json_string_value(json_object_get(o, "order_id")),
+						     proxy_answer_count(o, "fill_count", "fill_count_fp"));
 			proxy_audit_order(rq, oc->session, oc->group, no, "accepted", NULL, NULL,
 					  resp->status, json_string_value(json_object_get(o, "order_id")));
 			metrics_order(1, NULL);
@@ -377,6 +381,9 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 		if (!oc->amend) {
 			fill = proxy_answer_count(o, "fill_count", "fill_count_fp");
 			rest = proxy_answer_count(o, "remaining_count", "remaining_count_fp");
+			if (has_session && json_is_string(json_object_get(o, "order_id")))
+				sessions_track_order(ss, oc->session, oc->group,
+						     json_string_value(json_object_get(o, "order_id")), fill);
 		}
 		for (i = 0; i < oc->n; i++)
 			proxy_audit_order(rq, oc->session, oc->group, &oc->orders[i], "accepted", NULL,
@@ -433,9 +440,11 @@ static int proxy_order_session(struct request *rq, char *out, size_t cap)
 }
 
 /* max_orders_per_s: takes n orders from the client's bucket; answers 429
- * rate_limited with Retry-After when over. Returns -1 when answered. */
-static int proxy_rate(struct request *rq, const struct limits_eff *eff, int64_t n,
-		      const char *session)
+ * rate_limited with Retry-After when over, auditing the (first) order it
+ * refused. Returns -1 when answered. */
+static int proxy_rate(struct request *rq, const struct limits_eff *eff,
+		      const struct norm_order *orders, size_t n, int amend, const char *session,
+		      const char *group)
 {
 	struct client_rate *cr;
 	int64_t retry_ms = 0;
@@ -446,13 +455,16 @@ static int proxy_rate(struct request *rq, const struct limits_eff *eff, int64_t 
 		return 0;
 	cr = &rq->snap->rates[identity_index(rq->snap->ident, rq->ident)];
 	pthread_mutex_lock(&cr->lock);
-	rc = limits_rate_take(&cr->bucket, gw_now_ms(), eff->max_orders_per_s, n, &retry_ms);
+	rc = limits_rate_take(&cr->bucket, gw_now_ms(), eff->max_orders_per_s, (int64_t)n, &retry_ms);
 	pthread_mutex_unlock(&cr->lock);
 	if (rc == 0)
 		return 0;
 	snprintf(msg, sizeof msg, "over max_orders_per_s %lld for this client",
 		 (long long)eff->max_orders_per_s);
-	proxy_refuse(rq, session, NULL, NULL, "rate_limited", msg,
+	/* counted against the session like every other refusal */
+	if (group && group[0] && !amend)
+		sessions_settle(rq->gw->sessions, session, group, rq->client, 0, 0, 0, (int64_t)n, 0, 0);
+	proxy_refuse(rq, session, group, n ? &orders[0] : NULL, "rate_limited", msg,
 		     json_pack("{s:s}", "limit", "max_orders_per_s"), "max_orders_per_s");
 	snprintf(ra, sizeof ra, "%lld", (long long)((retry_ms + 999) / 1000 > 0 ? (retry_ms + 999) / 1000 : 1));
 	if (rq->reply)
@@ -575,7 +587,7 @@ static int proxy_prepare_order(struct request *rq, const struct route_info *ri)
 		res.body = NULL;
 		order_result_release(&res);
 	}
-	if (proxy_rate(rq, &eff, (int64_t)n, name) < 0) {
+	if (proxy_rate(rq, &eff, orders, n, amend, name, snap.found ? snap.order_group_id : NULL) < 0) {
 		free(orders);
 		return -1;
 	}

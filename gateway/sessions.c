@@ -70,6 +70,33 @@ struct sessions {
 	struct job *qhead, *qtail;
 	int stop;
 	int64_t last_reconcile_ms;
+
+	/* fill tracking: accepted orders per session, polled against
+	 * GET /portfolio/fills (worker thread; guarded by lock) */
+	struct sess_track *tracks;
+	size_t ntracks, captracks;
+	int64_t last_fill_poll_ms;
+};
+
+#define SESS_TRACK_ORDERS 4096          /* orders remembered per session */
+#define SESS_TRACK_FILLS 8192           /* fill ids remembered per session */
+#define SESS_FILL_POLL_MS 1000
+
+struct sess_order {
+	char id[72];
+	int64_t counted;                 /* fills already in contracts_filled */
+	int64_t polled;                  /* fills seen by the poller */
+};
+
+struct sess_track {
+	char name[SESSION_NAME_MAX + 1];
+	char group[SESSION_ID_MAX];
+	long subaccount;
+	int64_t since_s;                 /* min_ts for the fills query */
+	struct sess_order *orders;       /* ring of SESS_TRACK_ORDERS */
+	size_t norders, next_order;
+	char (*fills)[72];               /* ring of seen fill ids */
+	size_t nfills, next_fill;
 };
 
 /* Wall-clock Unix milliseconds. */
@@ -376,6 +403,11 @@ void sessions_free(struct sessions *s)
 		s->qhead = j->next;
 		free(j);
 	}
+	for (size_t i = 0; i < s->ntracks; i++) {
+		free(s->tracks[i].orders);
+		free(s->tracks[i].fills);
+	}
+	free(s->tracks);
 	free(s->intents);
 	free(s->act);
 	free(s->hist);
@@ -1010,6 +1042,15 @@ static void sess_apply_reset(struct sessions *s, size_t i, const struct session_
 	sess_event(s, "session_reset", &s->act[i]);
 }
 
+/* After a raised filled cap: active again, counters kept. */
+static void sess_apply_reset_keep(struct sessions *s, size_t i, const struct session_op_req *o)
+{
+	(void)o;
+	s->act[i].status = SESSION_ACTIVE;
+	s->act[i].status_reason[0] = '\0';
+	sess_event(s, "session_reset", &s->act[i]);
+}
+
 static void sess_apply_halt(struct sessions *s, size_t i, const struct session_op_req *o)
 {
 	(void)o;
@@ -1158,12 +1199,54 @@ static void sess_do_get(struct sessions *s, struct job *j)
 	request_answer(rq, 200, reply_json(o));
 }
 
+/* PUT /session/limit: the group's limit upstream (contracts_limit) and/or
+ * the session's own filled cap. Raising the filled cap above what was
+ * filled lifts a filled_cap trigger (the group is reset upstream). */
+static void sess_do_limit(struct sessions *s, struct job *j)
+{
+	struct request *rq = j->rq;
+	struct session out;
+	json_t *body;
+	long i;
+
+	if (j->opr.has_contracts_limit) {
+		body = json_object();
+		json_object_set_new(body, "contracts_limit", json_integer(j->opr.contracts_limit));
+		i = sess_mutate(s, rq, j->name, "PUT", "/limit", body, sess_apply_limit, &j->opr, &out);
+		json_decref(body);
+		if (i < 0)
+			return;
+	} else {
+		pthread_mutex_lock(&s->lock);
+		i = sess_find(s, j->name);
+		if (i >= 0) {
+			sess_apply_limit(s, (size_t)i, &j->opr);
+			out = s->act[i];
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (i < 0) {
+			request_fail(rq, "not_found", "no active session with this name", NULL);
+			return;
+		}
+		sess_persist(s);
+	}
+	if (out.status == SESSION_TRIGGERED && strcmp(out.status_reason, "filled_cap") == 0 &&
+	    out.has_max_filled && out.max_session_filled_contracts > out.contracts_filled) {
+		struct session_op_req none;
+		memset(&none, 0, sizeof none);
+		if (sess_mutate(s, rq, j->name, "PUT", "/reset", NULL, sess_apply_reset_keep, &none,
+				&out) < 0)
+			return;
+		log_info("session '%s': filled cap raised above the filled contracts; group reset", j->name);
+	}
+	sess_answer_session(rq, 200, &out);
+}
+
 /* Runs one HTTP job and answers it. */
 static void sess_run_http(struct sessions *s, struct job *j)
 {
 	struct request *rq = j->rq;
 	struct session out;
-	json_t *body;
 
 	if (atomic_load(&s->gw->stopping) && j->op != OP_GET) {
 		request_fail(rq, "shutting_down", "the gateway is stopping", NULL);
@@ -1214,30 +1297,7 @@ static void sess_run_http(struct sessions *s, struct job *j)
 		}
 		break;
 	case OP_LIMIT:
-		body = NULL;
-		if (j->opr.has_contracts_limit) {
-			body = json_object();
-			json_object_set_new(body, "contracts_limit", json_integer(j->opr.contracts_limit));
-			if (sess_mutate(s, rq, j->name, "PUT", "/limit", body, sess_apply_limit, &j->opr,
-					&out) == 0)
-				sess_answer_session(rq, 200, &out);
-			json_decref(body);
-		} else {
-			long i;
-			pthread_mutex_lock(&s->lock);
-			i = sess_find(s, j->name);
-			if (i >= 0) {
-				sess_apply_limit(s, (size_t)i, &j->opr);
-				out = s->act[i];
-			}
-			pthread_mutex_unlock(&s->lock);
-			if (i < 0) {
-				request_fail(rq, "not_found", "no active session with this name", NULL);
-			} else {
-				sess_persist(s);
-				sess_answer_session(rq, 200, &out);
-			}
-		}
+		sess_do_limit(s, j);
 		break;
 	case OP_GET:
 		sess_do_get(s, j);
@@ -1355,6 +1415,8 @@ static void sess_halt_all_on_stop(struct sessions *s)
 	}
 }
 
+static void sess_poll_fills(struct sessions *s);
+
 /* The worker: reconcile, then jobs, flushing counters every second. */
 static void *sess_main(void *arg)
 {
@@ -1385,6 +1447,8 @@ static void *sess_main(void *arg)
 		    gw_now_ms() - s->last_reconcile_ms >= s->gw->conf->readiness.probe_interval_s * 1000)
 			sess_reconcile(s);
 		sess_deadman(s);
+		if (!atomic_load(&s->gw->stopping))
+			sess_poll_fills(s);
 		pthread_mutex_lock(&s->qlock);
 		stop = s->stop && !s->qhead;
 		pthread_mutex_unlock(&s->qlock);
@@ -1834,4 +1898,230 @@ void sessions_feed(struct sessions *s, const char *name)
 	if (i >= 0 && s->act[i].heartbeat_timeout_s > 0)
 		s->act[i].last_heartbeat_ms = sess_wall_ms();
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* The tracking record of (name, group), created when absent. NULL on OOM.
+ * Caller holds the lock. */
+static struct sess_track *sess_track_get(struct sessions *s, const char *name, const char *group,
+					 int create)
+{
+	struct sess_track *t;
+	long i;
+
+	for (size_t k = 0; k < s->ntracks; k++)
+		if (strcmp(s->tracks[k].name, name) == 0 && strcmp(s->tracks[k].group, group) == 0)
+			return &s->tracks[k];
+	if (!create || (i = sess_find(s, name)) < 0)
+		return NULL;
+	if (sess_grow((void **)&s->tracks, &s->captracks, s->ntracks, sizeof *s->tracks) < 0)
+		return NULL;
+	t = &s->tracks[s->ntracks];
+	memset(t, 0, sizeof *t);
+	t->orders = calloc(SESS_TRACK_ORDERS, sizeof *t->orders);
+	t->fills = calloc(SESS_TRACK_FILLS, sizeof *t->fills);
+	if (!t->orders || !t->fills) {
+		free(t->orders);
+		free(t->fills);
+		return NULL;
+	}
+	snprintf(t->name, sizeof t->name, "%s", name);
+	snprintf(t->group, sizeof t->group, "%s", group);
+	t->subaccount = s->act[i].subaccount;
+	t->since_s = s->act[i].started_at_ms / 1000 - 1;
+	s->ntracks++;
+	return t;
+}
+
+void sessions_track_order(struct sessions *s, const char *name, const char *group,
+			  const char *order_id, int64_t filled_known)
+{
+	struct sess_track *t;
+	struct sess_order *o;
+
+	if (!s || !order_id || strlen(order_id) >= sizeof o->id)
+		return;
+	pthread_mutex_lock(&s->lock);
+	t = sess_track_get(s, name, group, 1);
+	if (t) {
+		o = &t->orders[t->next_order];
+		t->next_order = (t->next_order + 1) % SESS_TRACK_ORDERS;
+		if (t->norders < SESS_TRACK_ORDERS)
+			t->norders++;
+		snprintf(o->id, sizeof o->id, "%s", order_id);
+		o->counted = filled_known;
+		o->polled = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Drops tracking records of sessions that ended or changed group. Caller
+ * holds the lock. */
+static void sess_track_prune(struct sessions *s)
+{
+	for (size_t k = 0; k < s->ntracks;) {
+		long i = sess_find(s, s->tracks[k].name);
+		if (i < 0 || strcmp(s->act[i].order_group_id, s->tracks[k].group) != 0) {
+			free(s->tracks[k].orders);
+			free(s->tracks[k].fills);
+			s->tracks[k] = s->tracks[--s->ntracks];
+			continue;
+		}
+		k++;
+	}
+}
+
+/* Applies one fill from the poller to a tracked session: new fill ids only;
+ * the part not already counted from the order's answer is added to
+ * contracts_filled and taken off resting. Returns 1 when counters moved.
+ * Caller holds the lock. */
+static int sess_apply_fill(struct sessions *s, struct sess_track *t, const char *fill_id,
+			   const char *order_id, int64_t count)
+{
+	struct sess_order *o = NULL;
+	int64_t delta;
+	long i;
+
+	for (size_t k = 0; k < t->nfills; k++)
+		if (strcmp(t->fills[k], fill_id) == 0)
+			return 0;
+	for (size_t k = 0; k < t->norders; k++)
+		if (strcmp(t->orders[k].id, order_id) == 0) {
+			o = &t->orders[k];
+			break;
+		}
+	if (!o)
+		return 0;
+	snprintf(t->fills[t->next_fill], sizeof t->fills[0], "%s", fill_id);
+	t->next_fill = (t->next_fill + 1) % SESS_TRACK_FILLS;
+	if (t->nfills < SESS_TRACK_FILLS)
+		t->nfills++;
+	o->polled += count;
+	delta = o->polled - o->counted;
+	if (delta <= 0 || (i = sess_find(s, t->name)) < 0)
+		return 0;
+	o->counted = o->polled;
+	s->act[i].contracts_filled += delta;
+	s->act[i].resting -= delta < s->act[i].resting ? delta : s->act[i].resting;
+	{
+		struct session *ss = &s->act[i];
+		unsigned k = ss->fill_pos++ % (sizeof ss->fill_n / sizeof ss->fill_n[0]);
+		ss->fill_ts_ms[k] = sess_wall_ms();
+		ss->fill_n[k] = delta;
+	}
+	s->dirty = 1;
+	return 1;
+}
+
+/*
+ * The fill poller (worker thread, at most once a second): for every
+ * session with tracked orders, GET /portfolio/fills?min_ts=<session start>
+ * (a few pages at most) and attribute fills of its orders. Then the filled
+ * cap: a session whose contracts_filled reached max_session_filled_contracts
+ * (its own, else the configured global one) is halted with filled_cap.
+ */
+static void sess_poll_fills(struct sessions *s)
+{
+	size_t n;
+
+	if (gw_now_ms() - s->last_fill_poll_ms < SESS_FILL_POLL_MS)
+		return;
+	s->last_fill_poll_ms = gw_now_ms();
+	pthread_mutex_lock(&s->lock);
+	sess_track_prune(s);
+	n = s->ntracks;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t k = 0; k < n; k++) {
+		char name[SESSION_NAME_MAX + 1], group[SESSION_ID_MAX], cursor[256] = "";
+		long sub;
+		int64_t since;
+
+		pthread_mutex_lock(&s->lock);
+		if (k >= s->ntracks) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		snprintf(name, sizeof name, "%s", s->tracks[k].name);
+		snprintf(group, sizeof group, "%s", s->tracks[k].group);
+		sub = s->tracks[k].subaccount;
+		since = s->tracks[k].since_s;
+		pthread_mutex_unlock(&s->lock);
+		for (int page = 0; page < 5; page++) {
+			struct upstream_request r;
+			struct upstream_response resp;
+			char query[512];
+			json_t *body, *fills, *f;
+			size_t i;
+
+			snprintf(query, sizeof query, "min_ts=%lld&limit=200%s%s",
+				 (long long)since, cursor[0] ? "&cursor=" : "", cursor);
+			if (sub > 0)
+				snprintf(query + strlen(query), sizeof query - strlen(query),
+					 "&subaccount=%ld", sub);
+			memset(&r, 0, sizeof r);
+			r.method = "GET";
+			r.path = "/trade-api/v2/portfolio/fills";
+			r.path_len = strlen(r.path);
+			r.query = query;
+			r.sign = 1;
+			upstream_blocking(&s->gw->up, &r, &resp);
+			body = sess_ok(&resp) ? sess_body_json(&resp) : NULL;
+			upstream_response_release(&resp);
+			if (!body)
+				break;
+			fills = json_object_get(body, "fills");
+			pthread_mutex_lock(&s->lock);
+			{
+				struct sess_track *t = sess_track_get(s, name, group, 0);
+				json_array_foreach(fills, i, f) {
+					const char *fid = json_string_value(json_object_get(f, "fill_id"));
+					const char *oid = json_string_value(json_object_get(f, "order_id"));
+					int64_t c = 0;
+					json_t *cv = json_object_get(f, "count_fp");
+					if (!t || !fid || !oid || strlen(fid) >= 72)
+						continue;
+					if (json_is_string(cv))
+						fixed_parse_count(json_string_value(cv), json_string_length(cv), &c);
+					else if (json_is_integer(json_object_get(f, "count")))
+						c = json_integer_value(json_object_get(f, "count")) * 100;
+					if (c > 0)
+						sess_apply_fill(s, t, fid, oid, c);
+				}
+			}
+			pthread_mutex_unlock(&s->lock);
+			{
+				const char *cur = json_string_value(json_object_get(body, "cursor"));
+				int more = cur && *cur && json_array_size(fills) > 0 && strlen(cur) < sizeof cursor;
+				if (more)
+					snprintf(cursor, sizeof cursor, "%s", cur);
+				json_decref(body);
+				if (!more)
+					break;
+			}
+		}
+	}
+	/* the filled cap */
+	for (;;) {
+		char name[SESSION_NAME_MAX + 1] = "";
+		const struct gw_limits *gl = &atomic_load(&s->gw->snap)->conf->limits;
+		int64_t mono = gw_now_ms();
+
+		pthread_mutex_lock(&s->lock);
+		for (size_t i = 0; i < s->nact; i++) {
+			struct session *ss = &s->act[i];
+			int has = ss->has_max_filled || gl->has_max_session_filled_contracts;
+			int64_t cap = ss->has_max_filled ? ss->max_session_filled_contracts
+							  : gl->max_session_filled_contracts;
+			if (ss->status == SESSION_ACTIVE && has && ss->contracts_filled >= cap &&
+			    mono >= ss->retry_ms) {
+				snprintf(name, sizeof name, "%s", ss->name);
+				ss->retry_ms = mono + 5000;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (!name[0])
+			return;
+		log_warn("session '%s' reached its max_session_filled_contracts", name);
+		sess_auto_halt(s, name, "filled_cap");
+	}
 }

@@ -87,6 +87,12 @@ void sessions_settle(struct sessions *s, const char *name, const char *group, co
 		     int64_t reserved, int64_t submitted, int64_t accepted, int64_t rejected,
 		     int64_t filled, int64_t resting);
 
+/* Remembers an order the upstream accepted for session `name`, with the
+ * contracts its answer already reported filled (hundredths), so the fill
+ * poller can attribute later fills to the session. Thread-safe. */
+void sessions_track_order(struct sessions *s, const char *name, const char *group,
+			  const char *order_id, int64_t filled_known);
+
 /* Feeds the dead-man switch of session `name` (any request of its clients).
  * Thread-safe, cheap. */
 void sessions_feed(struct sessions *s, const char *name);
