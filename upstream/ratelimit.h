@@ -1,0 +1,67 @@
+/*
+ * ratelimit: the account's shared rate budget, mirroring Kalshi's two token
+ * buckets (read and write). Every request of every bot takes its cost from
+ * the same buckets before it is sent, so the team as a whole stays under
+ * the account's limits instead of each bot drawing 429s on its own.
+ *
+ * Costs (KALSHI_API.md): 10 tokens a request, V2 cancel 2, batch items
+ * billed one by one (a batch is admitted whole or not at all), legacy
+ * order mutations 10x; order-group mutations are writes, their GETs reads.
+ * Rates: by tier, or explicit rates; the buckets refill at 90% of the
+ * exchange's figure (a margin, so arrival jitter never earns a 429) and
+ * hold burst_s seconds of budget.
+ *
+ * Thread-safe: one mutex, held for a few arithmetic operations. Time is
+ * passed in (milliseconds, any monotonic clock), so tests drive it.
+ */
+#ifndef UPSTREAM_RATELIMIT_H
+#define UPSTREAM_RATELIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "policy/route.h"
+
+enum rl_bucket { RL_READ = 0, RL_WRITE = 1 };
+
+/* Kalshi's published refill rates, tokens per second, for a tier (Basic
+ * for AUTO and OFF). */
+void ratelimit_tier_rates(enum gw_tier tier, long *read_per_s, long *write_per_s);
+
+struct ratelimit;
+
+/* A new limiter, configured from rate_limit.* (tier, explicit rates,
+ * burst_s). NULL on OOM. */
+struct ratelimit *ratelimit_new(const struct gw_conf *c, int64_t now_ms);
+void ratelimit_free(struct ratelimit *rl);
+
+/* Sets the exchange's rates (e.g. read from GET /account/limits for
+ * tier auto); the margin is applied here. off = no limiting. */
+void ratelimit_set_rates(struct ratelimit *rl, int off, long read_per_s, long write_per_s,
+			 int64_t now_ms);
+
+/* The bucket and cost of a request: route kind, number of orders in a
+ * batch (1 otherwise). Pure. */
+void ratelimit_cost(const struct route_info *ri, size_t n_orders, enum rl_bucket *bucket,
+		    int64_t *cost);
+
+/*
+ * Takes `cost` tokens from a bucket at now_ms. Returns 0 when taken; else
+ * -1 and *wait_ms (>= 1) until the bucket will hold them. A cost larger
+ * than the bucket's capacity is admitted once the bucket is full (so a big
+ * batch is never refused forever). force: take even if it overdraws (for
+ * kill switches: halt, end, reset never wait behind orders).
+ */
+int ratelimit_take(struct ratelimit *rl, enum rl_bucket b, int64_t cost, int64_t now_ms,
+		   int force, int64_t *wait_ms);
+
+/* After a 429 from the exchange: empties the bucket, so every bot backs
+ * off together until it refills. */
+void ratelimit_drain(struct ratelimit *rl, enum rl_bucket b, int64_t now_ms);
+
+/* Current level and capacity (tokens) and refill rate, for metrics. */
+void ratelimit_level(struct ratelimit *rl, enum rl_bucket b, int64_t now_ms, int64_t *tokens,
+		     int64_t *capacity, int64_t *per_s, int *off);
+
+#endif
