@@ -39,7 +39,7 @@ MOCK    := $(BUILD)/mock-exchange
 DEB_PKGS := libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libssl-dev \
             libcmocka-dev pkg-config python3 openssl curl ca-certificates
 
-.PHONY: all deps run test unit e2e clean bench fuzz docker-check compat
+.PHONY: all deps run test unit e2e clean bench fuzz docker-check compat ui-test
 all: $(GATEWAY) $(MOCK) $(UNIT_BINS)
 
 $(GATEWAY): $(BUILD)/obj/gateway/main.o $(LIB_OBJS)
@@ -89,6 +89,10 @@ docker-check: all
 # Drives the gateway with Kalshi's official TypeScript SDK.
 compat: deps all
 	@sh tests/compat/run.sh $(BUILD)
+
+# The dashboard in headless Chromium (playwright-core, no browser download).
+ui-test: deps all
+	@sh tests/ui/run.sh $(BUILD)
 
 clean:
 	rm -rf build build-*

@@ -20,6 +20,7 @@ struct signer;
 struct sessions;
 struct identity;
 struct audit;
+struct ratelimit;
 
 /* A client's orders-per-second bucket (max_orders_per_s). */
 struct client_rate {
@@ -51,6 +52,7 @@ struct gw {
 	struct upstream_opts up;         /* points into conf and signer */
 	struct sessions *sessions;       /* session table and worker */
 	struct audit *audit;             /* audit log writer */
+	struct ratelimit *ratelimit;     /* the account's shared read/write budget */
 
 	atomic_int stopping;             /* set once on SIGINT/SIGTERM */
 	int64_t stop_deadline_ms;        /* monotonic, valid once stopping */

@@ -16,6 +16,7 @@
 #include "gateway/sessions.h"
 #include "policy/identity.h"
 #include "upstream/client.h"
+#include "upstream/ratelimit.h"
 #include "upstream/signer.h"
 #include "upstream/verify.h"
 
@@ -439,6 +440,11 @@ int main(int argc, char **argv)
 	if (!gw.signer)
 		log_warn("no signing key configured: requests are forwarded unsigned "
 			 "(set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_FILE)");
+	gw.ratelimit = ratelimit_new(conf, gw_now_ms());
+	if (!gw.ratelimit) {
+		fprintf(stderr, "kalshi-gateway: out of memory\n");
+		goto out_curl;
+	}
 	gw.audit = audit_open(conf, err, sizeof err);
 	if (!gw.audit) {
 		fprintf(stderr, "kalshi-gateway: %s\n", err);
@@ -494,6 +500,7 @@ out_stop:
 out_curl:
 	sessions_free(gw.sessions);
 	audit_close(gw.audit);
+	ratelimit_free(gw.ratelimit);
 	upstream_global_cleanup();
 	pthread_mutex_destroy(&gw.ready_lock);
 out:

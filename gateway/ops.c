@@ -6,7 +6,9 @@
 #include "gateway/reply.h"
 #include "gateway/request.h"
 #include "gateway/sessions.h"
+#include "gateway/ui.h"
 #include "policy/identity.h"
+#include "upstream/ratelimit.h"
 #include "upstream/signer.h"
 #include "upstream/verify.h"
 
@@ -30,7 +32,7 @@ void ops_identify(struct request *rq)
 	const char *auth, *key;
 
 	if (rq->route == PATH_ROUTE_HEALTHZ || rq->route == PATH_ROUTE_READYZ ||
-	    (rq->route == PATH_ROUTE_UI && rq->path_len == 3) ||
+	    (rq->route == PATH_ROUTE_UI && ui_is_public(rq->target, rq->path_len)) ||
 	    rq->route == PATH_ROUTE_NOT_FOUND) {
 		rq->client = "-";
 		return;
@@ -58,9 +60,10 @@ void ops_identify(struct request *rq)
 		c = NULL;  /* a bare key id is trusted on loopback only */
 	}
 	if (!c) {
-		request_fail(rq, "unauthorized",
-			     "identify with Authorization: Bearer TOKEN (or a configured KALSHI-ACCESS-KEY on loopback)",
-			     NULL);
+		static const char why[] =
+			"identify with Authorization: Bearer TOKEN (or a configured KALSHI-ACCESS-KEY on loopback)";
+		request_fail(rq, "unauthorized", why, NULL);
+		ui_note_refusal(rq, "unauthorized", why);  /* until request_fail notes every refusal */
 		return;
 	}
 	rq->client = c->name;
@@ -71,10 +74,8 @@ void ops_identify(struct request *rq)
 	rq->role = (int)c->role;
 }
 
-/* GET /readyz: 200 when the key is loaded and the last probe succeeded. */
-static void ops_readyz(struct request *rq)
+json_t *ops_readiness(struct gw *gw, int *ready)
 {
-	struct gw *gw = rq->gw;
 	json_t *reasons = json_array(), *body = json_object();
 	int ok;
 
@@ -100,6 +101,16 @@ static void ops_readyz(struct request *rq)
 	ok = json_array_size(reasons) == 0;
 	json_object_set_new(body, "status", json_string(ok ? "ready" : "not_ready"));
 	json_object_set_new(body, "reasons", reasons);
+	*ready = ok;
+	return body;
+}
+
+/* GET /readyz: 200 when the key is loaded and the last probe succeeded. */
+static void ops_readyz(struct request *rq)
+{
+	int ok;
+	json_t *body = ops_readiness(rq->gw, &ok);
+
 	request_answer(rq, ok ? 200 : 503, reply_json(body));
 }
 
@@ -149,6 +160,9 @@ void ops_handle(struct request *rq)
 			break;
 		ops_metrics(rq);
 		return;
+	case PATH_ROUTE_UI:
+		ui_handle(rq);
+		return;
 	default:
 		break;
 	}
@@ -182,6 +196,39 @@ static void ops_check_key(struct gw *gw)
 				  gw->conf->upstream.key_id);
 		else if (resp.status >= 200 && resp.status < 300)
 			log_info("the upstream accepts key '%s'", gw->conf->upstream.key_id);
+	}
+	upstream_response_release(&resp);
+}
+
+/* rate_limit.tier auto: reads the account's limits (GET /account/limits)
+ * and sets the shared buckets from them; Basic until read. */
+static void ops_read_limits(struct gw *gw)
+{
+	static const char path[] = "/trade-api/v2/account/limits";
+	struct upstream_request r;
+	struct upstream_response resp;
+	json_t *j;
+
+	memset(&r, 0, sizeof r);
+	r.method = "GET";
+	r.path = path;
+	r.path_len = sizeof path - 1;
+	r.sign = 1;
+	upstream_blocking(&gw->up, &r, &resp);
+	if (resp.outcome == UPSTREAM_OK && resp.status == 200 && resp.body &&
+	    (j = json_loadb(resp.body, resp.body_len, 0, NULL))) {
+		json_t *rd = json_object_get(json_object_get(j, "read"), "refill_rate");
+		json_t *wr = json_object_get(json_object_get(j, "write"), "refill_rate");
+		if (json_is_integer(rd) && json_is_integer(wr) && json_integer_value(rd) > 0 &&
+		    json_integer_value(wr) > 0) {
+			ratelimit_set_rates(gw->ratelimit, 0, (long)json_integer_value(rd),
+					    (long)json_integer_value(wr), gw_now_ms());
+			log_info("rate limits from the account (%s): read %lld/s, write %lld/s (90%% used)",
+				 json_string_value(json_object_get(j, "usage_tier")) ?
+					 json_string_value(json_object_get(j, "usage_tier")) : "?",
+				 (long long)json_integer_value(rd), (long long)json_integer_value(wr));
+		}
+		json_decref(j);
 	}
 	upstream_response_release(&resp);
 }
@@ -240,10 +287,16 @@ static void ops_probe_once(struct gw *gw)
 static void *ops_probe_main(void *arg)
 {
 	struct gw *gw = arg;
+	int64_t next_limits = 0;
 
 	for (;;) {
 		struct timespec until;
 		ops_probe_once(gw);
+		if (gw->conf->rate_limit.tier == GW_TIER_AUTO && gw->ratelimit && gw->signer &&
+		    !gw->conf->rate_limit.has_read_tokens_per_s && gw_now_ms() >= next_limits) {
+			ops_read_limits(gw);
+			next_limits = gw_now_ms() + 300000;  /* every 5 minutes */
+		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += gw->conf->readiness.probe_interval_s;
 		pthread_mutex_lock(&ops_probe_lock);

@@ -6,6 +6,7 @@
 #ifndef GATEWAY_OPS_H
 #define GATEWAY_OPS_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct gw;
@@ -14,6 +15,10 @@ struct request;
 /* Identifies the caller from its headers; answers 401 when it cannot be
  * identified. Loop thread only. */
 void ops_identify(struct request *rq);
+
+/* The readiness verdict as GET /readyz answers it: {"status", "reasons",
+ * "trading_active"?}; *ready is 1 when ready. Thread-safe. */
+json_t *ops_readiness(struct gw *gw, int *ready);
 
 /* Answers a gateway endpoint (not proxied). Loop thread only. */
 void ops_handle(struct request *rq);

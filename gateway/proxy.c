@@ -2,6 +2,8 @@
 #include "gateway/proxy.h"
 #include "gateway/gw.h"
 #include "gateway/audit.h"
+#include "gateway/dispatch.h"
+#include "gateway/legacy_flow.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/reply.h"
@@ -9,6 +11,7 @@
 #include "gateway/sessions.h"
 #include "policy/fixed.h"
 #include "policy/identity.h"
+#include "policy/legacy.h"
 #include "policy/limits.h"
 #include "policy/normalize.h"
 #include "policy/order.h"
@@ -408,6 +411,12 @@ static void proxy_done(void *ud, struct upstream_response *resp)
 	request_resume(rq);
 }
 
+void proxy_order_settle(struct request *rq, const struct order_ctx *oc,
+			const struct upstream_response *resp)
+{
+	proxy_settle_orders(rq, oc, resp);
+}
+
 /* order_inject callback: a fresh client_order_id. */
 static void proxy_new_coid(void *ud, char *buf, size_t cap)
 {
@@ -486,13 +495,15 @@ static void proxy_limit_refusal(struct request *rq, const char *session, const c
 
 /*
  * The order path for creates and amends: finds the session, refuses when
- * there is none (session.require_session) or it is triggered, rewrites a
- * create with the session's group, subaccount and a client_order_id,
- * normalises every order, applies max_orders_per_s, the per-order limits
- * and the session caps (reserving the contracts), and keeps what is needed
- * to settle the outcome. Returns -1 when answered.
+ * there is none (session.require_session) or it is triggered, runs `body_fn`
+ * (when given) to replace the body, rewrites a create with the session's
+ * group, subaccount and a client_order_id, normalises every order, applies
+ * max_orders_per_s, the per-order limits and the session caps (reserving
+ * the contracts), and returns in *out what is needed to settle the outcome
+ * (see proxy.h). Returns -1 when answered.
  */
-static int proxy_prepare_order(struct request *rq, const struct route_info *ri)
+int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_body_fn body_fn,
+			void *ud, struct order_ctx **out)
 {
 	int batch = ri->kind == ROUTE_BATCH_CREATE_V2 || ri->kind == ROUTE_BATCH_CREATE_LEGACY;
 	int amend = ri->kind == ROUTE_AMEND;
@@ -526,6 +537,21 @@ static int proxy_prepare_order(struct request *rq, const struct route_info *ri)
 		sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, 0, 0, 0, 1, 0, 0);
 		proxy_refuse(rq, name, snap.order_group_id, NULL, "session_triggered", msg, NULL, NULL);
 		return -1;
+	}
+	if (body_fn) {
+		struct legacy_err le;
+		memset(&le, 0, sizeof le);
+		le.index = -1;
+		if (body_fn(rq, ud, &le) < 0) {
+			if (snap.found && !amend)
+				sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client,
+						0, 0, 0, 1, 0, 0);
+			proxy_refuse(rq, name, snap.found ? snap.order_group_id : NULL, NULL,
+				     le.code[0] ? le.code : "invalid_order", le.message,
+				     le.index >= 0 ? json_pack("{s:I}", "index", (json_int_t)le.index) : NULL,
+				     NULL);
+			return -1;
+		}
 	}
 	if (amend) {
 		struct norm_amend a;
@@ -627,8 +653,7 @@ static int proxy_prepare_order(struct request *rq, const struct route_info *ri)
 	oc->n = n;
 	memcpy(oc->orders, orders, n * sizeof *orders);
 	free(orders);
-	rq->ctx = oc;
-	rq->ctx_free = free;
+	*out = oc;
 	rq->metrics_route = METRICS_ROUTE_ORDER;
 	return 0;
 oom:
@@ -637,10 +662,30 @@ oom:
 	return -1;
 }
 
+int proxy_send(struct request *rq, const struct upstream_request *ur, int forward_headers,
+	       upstream_done_fn done, void *ud, char *err, size_t errlen)
+{
+	struct upstream_request r = *ur;
+	struct curl_slist *headers = NULL;
+
+	if (forward_headers && proxy_forward_headers(rq, &headers) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r.headers = headers;
+	r.sign = 1;
+	rq->xfer = upstream_pool_start(request_pool(rq), &r, done, ud, err, errlen);
+	curl_slist_free_all(headers);
+	if (!rq->xfer) {
+		log_error("cannot start upstream request: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 void proxy_handle(struct request *rq)
 {
 	struct upstream_request ur;
-	struct curl_slist *headers = NULL;
 	struct route_info ri;
 	char err[512];
 
@@ -656,9 +701,17 @@ void proxy_handle(struct request *rq)
 		request_fail(rq, "forbidden", "this client's role may not make this request", NULL);
 		return;
 	}
+	if (ri.legacy && rq->snap->conf->orders.legacy != GW_LEGACY_PASS) {
+		/* orders.legacy translate or reject: see legacy_flow.h */
+		legacy_flow_handle(rq, &ri);
+		return;
+	}
 	if (route_is_create(ri.kind) || ri.kind == ROUTE_AMEND) {
-		if (proxy_prepare_order(rq, &ri) < 0)
+		struct order_ctx *oc = NULL;
+		if (proxy_order_prepare(rq, &ri, NULL, NULL, &oc) < 0)
 			return;
+		rq->ctx = oc;
+		rq->ctx_free = free;
 	} else if (ri.kind == ROUTE_DECREASE || ri.kind == ROUTE_CANCEL ||
 		   ri.kind == ROUTE_BATCH_CANCEL) {
 		/* never blocked by limits or session state; only malformed JSON
@@ -670,25 +723,22 @@ void proxy_handle(struct request *rq)
 			return;
 		}
 	}
-	if (proxy_forward_headers(rq, &headers) < 0) {
-		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
-		return;
-	}
 	memset(&ur, 0, sizeof ur);
 	ur.method = rq->method;
 	ur.path = rq->target;
 	ur.path_len = rq->path_len;
 	ur.query = rq->query;
-	ur.headers = headers;
 	ur.body = rq->body;
 	ur.body_len = rq->body_len;
-	ur.sign = 1;
-	rq->xfer = upstream_pool_start(request_pool(rq), &ur, proxy_done, rq, err, sizeof err);
-	curl_slist_free_all(headers);
-	if (!rq->xfer) {
-		log_error("cannot start upstream request: %s", err);
-		request_fail(rq, "upstream_unavailable", err, NULL);
-		return;
+	{
+		/* within the account's shared budget: may wait in the loop's queue */
+		struct curl_slist *headers = NULL;
+		if (proxy_forward_headers(rq, &headers) < 0) {
+			request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+			return;
+		}
+		ur.sign = 1;
+		dispatch_send(rq, &ur, headers, &ri, rq->ctx ? ((struct order_ctx *)rq->ctx)->n : 1,
+			      proxy_done);
 	}
-	request_suspend(rq);
 }

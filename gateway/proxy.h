@@ -9,8 +9,12 @@
 
 #include <curl/curl.h>
 
+#include "upstream/client.h"
+
 struct request;
-struct upstream_response;
+struct route_info;
+struct legacy_err;
+struct order_ctx;
 
 /* Handles a complete proxied request: suspends it while the upstream
  * works, or answers at once with an error. Loop thread only. */
@@ -28,5 +32,39 @@ int proxy_forward_headers(struct request *rq, struct curl_slist **out);
 /* Builds the answer for a finished upstream transfer on rq: the relayed
  * response, or the gateway error for a failed transfer. Takes resp->body. */
 void proxy_relay(struct request *rq, struct upstream_response *resp);
+
+/*
+ * A body transformation the order path runs once the session checks have
+ * passed and before it parses the body: it replaces rq->body (e.g. a legacy
+ * body translated to V2, see legacy_flow.h). Returns 0, or -1 with *err
+ * filled (code, message, index); the order is then refused with err's code
+ * and, for a create, counted as rejected against the session.
+ */
+typedef int (*proxy_body_fn)(struct request *rq, void *ud, struct legacy_err *err);
+
+/*
+ * The order path for a V2 create, batch create or amend (ri from
+ * route_classify on rq's path): session, body_fn (may be NULL), group
+ * injection into rq->body, normalisation, max_orders_per_s, limits and
+ * session caps with reservation. Returns 0 and *out (free() it once
+ * settled), or -1 when rq was answered with a refusal. Loop thread only.
+ */
+int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_body_fn body_fn,
+			void *ud, struct order_ctx **out);
+
+/* Settles what proxy_order_prepare admitted from the upstream's answer
+ * (reservation, session counters, metrics, audit). resp is only read. */
+void proxy_order_settle(struct request *rq, const struct order_ctx *oc,
+			const struct upstream_response *resp);
+
+/*
+ * Starts a signed upstream transfer for rq (ur's headers are ignored: the
+ * client's forwardable headers are sent when forward_headers is set, none
+ * otherwise) and stores it in rq->xfer; done(ud, resp) then runs once on
+ * this loop. The caller suspends rq if it is not suspended yet. Returns 0,
+ * or -1 with err filled when nothing was started (rq is not answered).
+ */
+int proxy_send(struct request *rq, const struct upstream_request *ur, int forward_headers,
+	       upstream_done_fn done, void *ud, char *err, size_t errlen);
 
 #endif

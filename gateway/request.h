@@ -59,6 +59,9 @@ struct request {
 	const char *error_code;        /* gateway error code, for logs */
 
 	struct upstream_xfer *xfer;    /* while waiting for the upstream */
+	void *dispatch;                /* rate-budget and retry state (dispatch.c) */
+	int park_prio;                 /* queue while parked, -1 when not */
+	struct request *park_prev, *park_next;
 	void *ctx;                     /* handler-specific state */
 	void (*ctx_free)(void *ctx);
 	int64_t start_us;
@@ -81,6 +84,23 @@ void request_resume(struct request *rq);
  * while such requests are out. */
 void request_suspend_external(struct request *rq);
 void request_resume_external(struct request *rq);
+
+/* Parks a suspended request in its loop's rate-budget queue at priority
+ * prio (enum dispatch_prio); the loop calls dispatch_try for it until it
+ * leaves. request_unpark takes it out (the loop does, on success). */
+void request_park(struct request *rq, int prio);
+void request_unpark(struct request *rq);
+
+/* Keeps the request's loop from stopping until request_unhold, for a
+ * connection handed to another thread past its answer (an upgraded
+ * WebSocket). Returns the loop to pass to request_unhold. Loop thread. */
+struct loop *request_hold(struct request *rq);
+
+/* Releases request_hold and wakes the loop; with urh, first gives the
+ * upgraded socket back to libmicrohttpd to close
+ * (MHD_UPGRADE_ACTION_CLOSE). Thread-safe; uses nothing of the request,
+ * which the loop may free as soon as urh is closed. */
+void request_unhold(struct loop *l, struct MHD_UpgradeResponseHandle *urh);
 
 /* The upstream pool of the request's loop. */
 struct upstream_pool *request_pool(struct request *rq);

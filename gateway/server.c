@@ -2,12 +2,15 @@
 #include "gateway/server.h"
 #include "gateway/gw.h"
 #include "gateway/log.h"
+#include "gateway/dispatch.h"
 #include "gateway/metrics.h"
 #include "gateway/ops.h"
 #include "gateway/proxy.h"
 #include "gateway/reply.h"
 #include "gateway/request.h"
 #include "gateway/sessions.h"
+#include "gateway/ui.h"
+#include "gateway/ws.h"
 #include "policy/browser.h"
 #include "policy/path.h"
 
@@ -46,6 +49,10 @@ struct loop {
 	struct upstream_pool *pool;
 	struct request *suspended;   /* requests waiting for upstream */
 	atomic_int xsuspended;       /* requests out on other threads */
+	struct request *parked[DISPATCH_PRIO_COUNT];      /* rate-budget queues (FIFO) */
+	struct request *parked_tail[DISPATCH_PRIO_COUNT];
+	const char *last_served[DISPATCH_PRIO_COUNT];      /* for turns between clients */
+	int64_t park_wake_ms;        /* when to look at the queues again; 0 = none */
 	size_t live;                 /* request structs allocated */
 	int quiesced;
 	int64_t drain_deadline_ms;
@@ -143,6 +150,7 @@ static void *server_uri_cb(void *cls, const char *uri, struct MHD_Connection *co
 	rq->start_us = gw_now_us();
 	rq->upstream_us = -1;
 	rq->metrics_route = -1;
+	rq->park_prio = -1;
 	path_split(rq->target, &rq->path_len, &rq->query);
 	l->live++;
 	return rq;
@@ -189,6 +197,7 @@ void request_fail(struct request *rq, const char *code, const char *message, jso
 	rq->reply = reply_error(code, message, extra);
 	rq->reply_status = reply_status_for(code);
 	rq->error_code = code;
+	ui_note_refusal(rq, code, message);
 }
 
 /* Sets rq's answer (the response reference is taken). */
@@ -217,7 +226,7 @@ static enum MHD_Result server_queue(struct request *rq)
 	}
 	MHD_add_response_header(rq->reply, "X-Request-Id", rq->request_id);
 	MHD_add_response_header(rq->reply, "X-Gateway-Client", rq->client ? rq->client : "-");
-	if (atomic_load(&rq->gw->stopping))
+	if (atomic_load(&rq->gw->stopping) && rq->reply_status != MHD_HTTP_SWITCHING_PROTOCOLS)
 		MHD_add_response_header(rq->reply, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(rq->conn, rq->reply_status, rq->reply);
 	MHD_destroy_response(rq->reply);
@@ -349,6 +358,100 @@ void request_resume(struct request *rq)
 	MHD_resume_connection(rq->conn);
 }
 
+void request_park(struct request *rq, int prio)
+{
+	struct loop *l = rq->loop;
+
+	if (rq->park_prio >= 0)
+		return;
+	rq->park_prio = prio;
+	rq->park_next = NULL;
+	rq->park_prev = l->parked_tail[prio];
+	if (l->parked_tail[prio])
+		l->parked_tail[prio]->park_next = rq;
+	else
+		l->parked[prio] = rq;
+	l->parked_tail[prio] = rq;
+	l->park_wake_ms = gw_now_ms();  /* look at the queue on the next pass */
+}
+
+void request_unpark(struct request *rq)
+{
+	struct loop *l = rq->loop;
+	int p = rq->park_prio;
+
+	if (p < 0)
+		return;
+	if (rq->park_prev)
+		rq->park_prev->park_next = rq->park_next;
+	else
+		l->parked[p] = rq->park_next;
+	if (rq->park_next)
+		rq->park_next->park_prev = rq->park_prev;
+	else
+		l->parked_tail[p] = rq->park_prev;
+	rq->park_prev = rq->park_next = NULL;
+	rq->park_prio = -1;
+}
+
+/* Whether two client names are the same client (NULL = anonymous). */
+static int loop_same_client(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Serves the rate-budget queues: priorities in order; within one, the
+ * oldest request of a client other than the one served last (turns between
+ * clients), else the oldest. A queue stops at the first request the budget
+ * cannot take yet (order is kept). Requests past their deadline anywhere in
+ * a queue are answered (dispatch_try does). Sets the next wake-up time.
+ */
+static void loop_serve_parked(struct loop *l)
+{
+	int64_t now = gw_now_ms(), next = 0;
+
+	if (!l->park_wake_ms || now < l->park_wake_ms)
+		return;
+	for (int p = 0; p < DISPATCH_PRIO_COUNT; p++) {
+		for (;;) {
+			struct request *rq = l->parked[p], *pick = NULL;
+			int64_t wait = 0;
+			int scanned = 0;
+			for (; rq && scanned < 64; rq = rq->park_next, scanned++)
+				if (!loop_same_client(rq->client, l->last_served[p])) {
+					pick = rq;
+					break;
+				}
+			if (!pick)
+				pick = l->parked[p];
+			if (!pick)
+				break;
+			if (dispatch_try(pick, now, &wait)) {
+				l->last_served[p] = pick->client;
+				request_unpark(pick);
+				continue;
+			}
+			if (wait > 0 && (!next || now + wait < next))
+				next = now + wait;
+			break;
+		}
+		/* deadlines further down the queue */
+		for (struct request *rq = l->parked[p], *nx; rq; rq = nx) {
+			int64_t wait = 0;
+			nx = rq->park_next;
+			if (rq == l->parked[p])
+				continue;
+			if (dispatch_try(rq, now, &wait) == 1) {
+				request_unpark(rq);
+			} else if (wait > 0 && (!next || now + wait < next)) {
+				next = now + wait;
+			}
+		}
+	}
+	l->park_wake_ms = next;
+}
+
 void request_suspend_external(struct request *rq)
 {
 	rq->handed_off = 1;
@@ -376,6 +479,25 @@ struct upstream_pool *request_pool(struct request *rq)
 	return rq->loop->pool;
 }
 
+struct loop *request_hold(struct request *rq)
+{
+	atomic_fetch_add(&rq->loop->xsuspended, 1);
+	return rq->loop;
+}
+
+void request_unhold(struct loop *l, struct MHD_UpgradeResponseHandle *urh)
+{
+	uint64_t one = 1;
+
+	if (urh)
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	atomic_fetch_sub(&l->xsuspended, 1);
+	/* as in request_resume_external: make MHD_run see the close */
+	if (write(l->wake_fd, &one, sizeof one) < 0) {
+		/* the loop still runs MHD at least once a second */
+	}
+}
+
 /* Routes a complete request to its handler. The handler either answers
  * (request_answer/request_fail) or suspends the connection. */
 static void server_dispatch(struct request *rq)
@@ -392,8 +514,10 @@ static void server_dispatch(struct request *rq)
 	case PATH_ROUTE_READYZ:
 	case PATH_ROUTE_METRICS:
 	case PATH_ROUTE_UI:
-	case PATH_ROUTE_WS:
 		ops_handle(rq);
+		break;
+	case PATH_ROUTE_WS:
+		ws_handle(rq);
 		break;
 	case PATH_ROUTE_NOT_FOUND:
 	default:
@@ -526,7 +650,8 @@ static int loop_init(struct loop *l, char *err, size_t errlen)
 		l->rng = (uint64_t)gw_now_us() ^ ((uint64_t)l->id << 48);
 	conn_limit = (unsigned int)((c->server.max_connections + l->server->nloops - 1) /
 				    l->server->nloops);
-	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
+	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+				  MHD_USE_TURBO |
 				  MHD_USE_ERROR_LOG,
 				  0, NULL, NULL, server_handler, l,
 				  MHD_OPTION_LISTEN_SOCKET, l->listen_fd,
@@ -573,6 +698,7 @@ static void loop_abort_waiting(struct loop *l)
 	while (l->suspended) {
 		struct request *rq = l->suspended;
 		int sent = rq->xfer && upstream_xfer_sent(rq->xfer);
+		request_unpark(rq);  /* queued work is answered 503 shutting_down */
 		if (rq->xfer) {
 			upstream_xfer_cancel(rq->xfer);
 			rq->xfer = NULL;
@@ -604,6 +730,15 @@ static void loop_begin_stop(struct loop *l)
 	}
 	l->drain_deadline_ms = gw_now_ms() + l->gw->conf->server.shutdown_timeout_ms;
 	l->flush_deadline_ms = -1;
+	/* queued work was never sent: answer it now */
+	for (int p = 0; p < DISPATCH_PRIO_COUNT; p++)
+		while (l->parked[p]) {
+			struct request *rq = l->parked[p];
+			request_unpark(rq);
+			request_fail(rq, "shutting_down", "the gateway is stopping; the request was not sent", NULL);
+			request_resume(rq);
+		}
+	l->park_wake_ms = 0;
 }
 
 /* The event loop: epoll over MHD, curl sockets and the wake fd. */
@@ -624,6 +759,13 @@ static void *loop_main(void *arg)
 			timeout = ct;
 		if (l->quiesced && (timeout < 0 || timeout > 50))
 			timeout = 50;
+		if (l->park_wake_ms) {
+			int64_t pw = l->park_wake_ms - gw_now_ms();
+			if (pw < 0)
+				pw = 0;
+			if (timeout < 0 || pw < timeout)
+				timeout = (long)pw;
+		}
 		n = epoll_wait(l->epfd, evs, 64, (int)timeout);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
@@ -640,6 +782,8 @@ static void *loop_main(void *arg)
 		}
 		if (upstream_pool_timeout_ms(l->pool) == 0)
 			upstream_pool_timeout(l->pool);
+		if (!atomic_load(&l->gw->stopping))
+			loop_serve_parked(l);
 		if (atomic_load(&l->gw->stopping))
 			loop_begin_stop(l);
 		if (l->quiesced) {
@@ -704,6 +848,8 @@ fail:
 
 int server_start(struct server *s, char *err, size_t errlen)
 {
+	if (ws_start(s->gw, err, errlen) < 0)
+		return -1;
 	for (int i = 0; i < s->nloops; i++) {
 		int rc = pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]);
 		if (rc != 0) {
@@ -738,6 +884,8 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
+	/* the relay gives its upgraded sockets back before the daemons stop */
+	ws_stop();
 	for (int i = 0; i < s->nloops; i++) {
 		struct loop *l = &s->loops[i];
 		if (l->mhd) {
@@ -766,6 +914,8 @@ void request_release(struct request *rq)
 	if (rq->ctx_free && rq->ctx)
 		rq->ctx_free(rq->ctx);
 	rq->ctx = NULL;
+	dispatch_free(rq->dispatch);
+	rq->dispatch = NULL;
 	free(rq->body);
 	rq->body = NULL;
 	free(rq->target);

@@ -1,6 +1,7 @@
 /* sessions: see sessions.h. */
 #include "gateway/sessions.h"
 #include "gateway/audit.h"
+#include "gateway/events.h"
 #include "gateway/gw.h"
 #include "gateway/log.h"
 #include "gateway/proxy.h"
@@ -9,6 +10,7 @@
 #include "policy/fixed.h"
 #include "policy/roles.h"
 #include "upstream/client.h"
+#include "upstream/ratelimit.h"
 #include "upstream/signer.h"
 
 #include <errno.h>
@@ -23,6 +25,9 @@
 #include <unistd.h>
 
 #define SESS_WINDOW_MS 15000
+#define SESS_WATCH_MS 1000          /* each active session's group read at most this often */
+#define SESS_RETRY_MS 5000          /* after a failed automatic operation */
+#define SESS_SETTLE_MS 1500         /* how long orders in flight may explain a trigger */
 #define SESS_PATH_GROUPS "/trade-api/v2/portfolio/order_groups"
 
 /* A group creation whose outcome is not known yet (crash safety). */
@@ -76,6 +81,24 @@ struct sessions {
 	struct sess_track *tracks;
 	size_t ntracks, captracks;
 	int64_t last_fill_poll_ms;
+
+	/* group watching (worker thread only) */
+	int64_t watch_round_ms;          /* when the current round started */
+	size_t watch_pos;                /* next session index in the round */
+	int64_t watch_block_ms;          /* no read before then (read budget spent) */
+
+	/* the event bus, and the events of transitions not yet published:
+	 * they go out once the transition is persisted (evlock) */
+	struct events *events;
+	pthread_mutex_t evlock;
+	struct sess_pending_event *evq;
+	size_t nevq, capevq;
+};
+
+struct sess_pending_event {
+	char type[32];
+	char name[SESSION_NAME_MAX + 1];
+	json_t *session;
 };
 
 #define SESS_TRACK_ORDERS 4096          /* orders remembered per session */
@@ -108,16 +131,74 @@ static int64_t sess_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One audit record for a session transition: {"type":"session","event":
- * event, "session": S}. Safe under the session lock (never blocks). */
+/* Makes room for one more pending event. Caller holds evlock. */
+static int sess_grow_events(struct sessions *s)
+{
+	struct sess_pending_event *nq;
+	size_t nc;
+
+	if (s->nevq < s->capevq)
+		return 0;
+	nc = s->capevq ? s->capevq * 2 : 8;
+	if (!(nq = realloc(s->evq, nc * sizeof *nq)))
+		return -1;
+	s->evq = nq;
+	s->capevq = nc;
+	return 0;
+}
+
+/*
+ * Every session transition passes here: the event (type, session object as
+ * it is now) is queued and goes out once the transition is persisted
+ * (sess_flush_events, called by sess_persist), so a bot never sees a change
+ * a crash could take back. Safe under the session lock (never blocks).
+ */
 static void sess_event(struct sessions *s, const char *event, const struct session *ss)
 {
-	json_t *a = json_object();
+	json_t *o = session_to_json(ss);
+	struct sess_pending_event *e;
 
-	json_object_set_new(a, "type", json_string("session"));
-	json_object_set_new(a, "event", json_string(event));
-	json_object_set_new(a, "session", session_to_json(ss));
-	audit_record(s->gw->audit, a);
+	if (!o)
+		return;
+	pthread_mutex_lock(&s->evlock);
+	if (sess_grow_events(s) < 0) {
+		pthread_mutex_unlock(&s->evlock);
+		json_decref(o);
+		log_error("session '%s': event %s lost: out of memory", ss->name, event);
+		return;
+	}
+	e = &s->evq[s->nevq++];
+	snprintf(e->type, sizeof e->type, "%s", event);
+	snprintf(e->name, sizeof e->name, "%s", ss->name);
+	e->session = o;
+	pthread_mutex_unlock(&s->evlock);
+}
+
+/* Publishes the queued events, in order: to the event bus (SSE listeners,
+ * webhooks) and to the audit log as {"type":"session","event":...,
+ * "event_id": N, "session": S}. */
+static void sess_flush_events(struct sessions *s)
+{
+	struct sess_pending_event *q;
+	size_t n;
+
+	pthread_mutex_lock(&s->evlock);
+	q = s->evq;
+	n = s->nevq;
+	s->evq = NULL;
+	s->nevq = s->capevq = 0;
+	pthread_mutex_unlock(&s->evlock);
+	for (size_t i = 0; i < n; i++) {
+		json_t *a = json_object();
+		uint64_t id = events_publish(s->events, q[i].type, q[i].name, q[i].session);
+		json_object_set_new(a, "type", json_string("session"));
+		json_object_set_new(a, "event", json_string(q[i].type));
+		if (id)
+			json_object_set_new(a, "event_id", json_integer((json_int_t)id));
+		json_object_set_new(a, "session", q[i].session);
+		audit_record(s->gw->audit, a);
+	}
+	free(q);
 }
 
 void sessions_uuid(char *buf, size_t cap)
@@ -231,7 +312,7 @@ static int sess_persist(struct sessions *s)
 	json_decref(doc);
 	if (!text) {
 		log_error("cannot serialise session state: out of memory");
-		return -1;
+		goto out;
 	}
 	len = strlen(text);
 	snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
@@ -267,6 +348,7 @@ static int sess_persist(struct sessions *s)
 	rc = 0;
 out:
 	free(text);
+	sess_flush_events(s);
 	return rc;
 }
 
@@ -377,7 +459,12 @@ struct sessions *sessions_new(struct gw *gw, char *err, size_t errlen)
 	s->gw = gw;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->qlock, NULL);
+	pthread_mutex_init(&s->evlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
+	if (!(s->events = events_new(gw, err, errlen))) {
+		sessions_free(s);
+		return NULL;
+	}
 	snprintf(s->dir, sizeof s->dir, "%s", gw->conf->state_dir);
 	snprintf(s->path, sizeof s->path, "%.4000s/sessions.json", gw->conf->state_dir);
 	if (sess_load(s, err, errlen) < 0) {
@@ -411,8 +498,13 @@ void sessions_free(struct sessions *s)
 	free(s->intents);
 	free(s->act);
 	free(s->hist);
+	for (size_t i = 0; i < s->nevq; i++)
+		json_decref(s->evq[i].session);
+	free(s->evq);
+	events_free(s->events);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->qlock);
+	pthread_mutex_destroy(&s->evlock);
 	pthread_cond_destroy(&s->qcond);
 	free(s);
 }
@@ -431,10 +523,16 @@ int sessions_reconciled(struct sessions *s, char *why, size_t cap)
 
 /* ---- upstream calls (worker thread) ---- */
 
+/* The User-Agent of the background reads (group watch, fill poll), so they
+ * can be told from the reads clients and session operations make (in the
+ * upstream's logs, and by tests). */
+#define SESS_WATCH_AGENT "User-Agent: kalshi-gateway (group watch)"
+#define SESS_FILLS_AGENT "User-Agent: kalshi-gateway (fill poll)"
+
 /* Performs one signed call: path under /trade-api/v2, ?subaccount=N when
- * sub > 0, an optional JSON body (not stolen). */
-static void sess_call(struct sessions *s, const char *method, const char *path, long sub,
-		      json_t *body, struct upstream_response *resp)
+ * sub > 0, an optional JSON body (not stolen), an optional extra header. */
+static void sess_call_h(struct sessions *s, const char *method, const char *path, long sub,
+			json_t *body, const char *header, struct upstream_response *resp)
 {
 	struct upstream_request r;
 	struct curl_slist *h = NULL;
@@ -454,11 +552,20 @@ static void sess_call(struct sessions *s, const char *method, const char *path, 
 		h = curl_slist_append(NULL, "Content-Type: application/json");
 		r.body = text;
 		r.body_len = text ? strlen(text) : 0;
-		r.headers = h;
 	}
+	if (header)
+		h = curl_slist_append(h, header);
+	r.headers = h;
 	upstream_blocking(&s->gw->up, &r, resp);
 	curl_slist_free_all(h);
 	free(text);
+}
+
+/* sess_call_h without an extra header. */
+static void sess_call(struct sessions *s, const char *method, const char *path, long sub,
+		      json_t *body, struct upstream_response *resp)
+{
+	sess_call_h(s, method, path, sub, body, NULL, resp);
 }
 
 /* Parses a successful answer's body as a JSON object (NULL if not). */
@@ -534,9 +641,13 @@ static int sess_array_has(const json_t *arr, const char *id)
  * the lock. */
 static int sess_known_group(struct sessions *s, const char *id)
 {
-	for (size_t i = 0; i < s->nact; i++)
+	for (size_t i = 0; i < s->nact; i++) {
 		if (strcmp(s->act[i].order_group_id, id) == 0)
 			return 1;
+		for (unsigned k = 0; k < s->act[i].nprevious; k++)
+			if (strcmp(s->act[i].previous_group_ids[k], id) == 0)
+				return 1;
+	}
 	for (size_t i = 0; i < s->nhist; i++)
 		if (strcmp(s->hist[i].order_group_id, id) == 0)
 			return 1;
@@ -649,15 +760,29 @@ static int64_t sess_window(const struct session *ss, int64_t now)
 	return sum;
 }
 
+/* Forgets the fills of the 15-second window (the group's counter was
+ * reset or the group replaced). */
+static void sess_clear_window(struct session *ss)
+{
+	memset(ss->fill_ts_ms, 0, sizeof ss->fill_ts_ms);
+	memset(ss->fill_n, 0, sizeof ss->fill_n);
+}
+
 /*
- * Applies a group read to the session (caller holds the lock): triggered
- * (is_auto_cancel_enabled true) or active again; a 404 ends it with
- * group_missing. Returns 1 when the session changed.
+ * Applies a group read to the session (caller holds the lock). The
+ * exchange is the truth: is_auto_cancel_enabled true means triggered (the
+ * reason is limit_window when the gateway's own fill tracking shows the
+ * window over the limit, else external); false on a triggered session means
+ * the group was reset outside the gateway, and the session is active again
+ * (session_reset); a 404 ends it with group_missing. Counters are kept on
+ * an outside reset (only the window goes), so the session caps still hold.
+ * Returns 1 when the session changed.
  */
 static int sess_apply_group(struct sessions *s, size_t i, long status, const json_t *g)
 {
 	struct session *ss = &s->act[i];
 	int64_t now = sess_wall_ms();
+	const json_t *ace;
 
 	if (status == 404) {
 		ss->status = SESSION_ENDED;
@@ -674,28 +799,49 @@ static int sess_apply_group(struct sessions *s, size_t i, long status, const jso
 	if (!g)
 		return 0;
 	ss->verified = 1;
-	if (json_is_true(json_object_get(g, "is_auto_cancel_enabled"))) {
-		if (ss->status != SESSION_TRIGGERED) {
-			ss->status = SESSION_TRIGGERED;
-			snprintf(ss->status_reason, sizeof ss->status_reason, "%s",
-				 sess_window(ss, now) > (int64_t)ss->contracts_limit * 100
-					 ? "limit_window" : "external");
-			log_warn("session '%s': order group %s is triggered (%s)", ss->name,
-				 ss->order_group_id, ss->status_reason);
-			sess_event(s, "session_triggered", ss);
-			return 1;
+	ace = json_object_get(g, "is_auto_cancel_enabled");
+	if (json_is_true(ace) && ss->status != SESSION_TRIGGERED) {
+		int explained = sess_window(ss, now) > (int64_t)ss->contracts_limit * 100;
+		int64_t mono = gw_now_ms();
+		if (!explained && ss->reserved > 0) {
+			/* orders in flight: the exchange may have counted their
+			 * fills before their answers reached the gateway, so
+			 * read again before calling the trigger external */
+			if (!ss->trig_seen_ms)
+				ss->trig_seen_ms = mono;
+			if (mono - ss->trig_seen_ms < SESS_SETTLE_MS)
+				return 0;
 		}
+		ss->trig_seen_ms = 0;
+		ss->status = SESSION_TRIGGERED;
+		snprintf(ss->status_reason, sizeof ss->status_reason, "%s",
+			 explained ? "limit_window" : "external");
+		ss->recover_at_ms = 0;
+		log_warn("session '%s': order group %s is triggered (%s)", ss->name,
+			 ss->order_group_id, ss->status_reason);
+		sess_event(s, "session_triggered", ss);
+		return 1;
 	}
-	/* a group reset outside the gateway does not clear the session: it
-	 * stays triggered, with its reason, until /session/reset */
+	if (json_is_false(ace))
+		ss->trig_seen_ms = 0;
+	if (json_is_false(ace) && ss->status == SESSION_TRIGGERED && !ss->pending[0]) {
+		log_warn("session '%s': order group %s was reset outside the gateway (was %s); session active again",
+			 ss->name, ss->order_group_id, ss->status_reason);
+		ss->status = SESSION_ACTIVE;
+		ss->status_reason[0] = '\0';
+		ss->recover_at_ms = 0;
+		sess_clear_window(ss);
+		sess_event(s, "session_reset", ss);
+		return 1;
+	}
 	return 0;
 }
 
 /* Reads the group of active session `name` from the upstream and applies
  * it. *g_out (may be NULL) gets the group object; resp is kept for the
- * caller to report. Returns 0 when the session still exists. */
-static void sess_refresh(struct sessions *s, const char *name, struct upstream_response *resp,
-			 json_t **g_out)
+ * caller to report. `header`: an extra request header, or NULL. */
+static void sess_refresh_h(struct sessions *s, const char *name, const char *header,
+			   struct upstream_response *resp, json_t **g_out)
 {
 	char path[512], group[SESSION_ID_MAX];
 	long sub, i;
@@ -716,7 +862,7 @@ static void sess_refresh(struct sessions *s, const char *name, struct upstream_r
 	sub = s->act[i].subaccount;
 	pthread_mutex_unlock(&s->lock);
 	snprintf(path, sizeof path, SESS_PATH_GROUPS "/%s", group);
-	sess_call(s, "GET", path, sub, NULL, resp);
+	sess_call_h(s, "GET", path, sub, NULL, header, resp);
 	g = sess_ok(resp) ? sess_body_json(resp) : NULL;
 	pthread_mutex_lock(&s->lock);
 	i = sess_find(s, name);
@@ -729,6 +875,13 @@ static void sess_refresh(struct sessions *s, const char *name, struct upstream_r
 		*g_out = g;
 	else
 		json_decref(g);
+}
+
+/* sess_refresh_h without an extra header. */
+static void sess_refresh(struct sessions *s, const char *name, struct upstream_response *resp,
+			 json_t **g_out)
+{
+	sess_refresh_h(s, name, NULL, resp, g_out);
 }
 
 /* Reconciles every active session with the upstream and resolves
@@ -938,6 +1091,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 		return;
 	}
 	sess_event(s, "session_started", &ss);
+	sess_flush_events(s);
 	log_info("session '%s' started: order group %s, contracts limit %ld", ss.name,
 		 ss.order_group_id, ss.contracts_limit);
 	sess_answer_session(rq, 201, &ss);
@@ -1037,8 +1191,8 @@ static void sess_apply_reset(struct sessions *s, size_t i, const struct session_
 	s->act[i].resting = 0;
 	for (unsigned k = 0; k < s->act[i].nshares; k++)
 		s->act[i].shares[k].submitted = 0;
-	memset(s->act[i].fill_ts_ms, 0, sizeof s->act[i].fill_ts_ms);
-	memset(s->act[i].fill_n, 0, sizeof s->act[i].fill_n);
+	sess_clear_window(&s->act[i]);
+	s->act[i].recover_at_ms = 0;
 	sess_event(s, "session_reset", &s->act[i]);
 }
 
@@ -1048,7 +1202,25 @@ static void sess_apply_reset_keep(struct sessions *s, size_t i, const struct ses
 	(void)o;
 	s->act[i].status = SESSION_ACTIVE;
 	s->act[i].status_reason[0] = '\0';
+	s->act[i].recover_at_ms = 0;
 	sess_event(s, "session_reset", &s->act[i]);
+}
+
+/* An automatic reset_after recovery: active again, the window cleared (the
+ * group's counter was reset), the resting orders gone (the trigger
+ * cancelled them); the session's counters and caps are kept. */
+static void sess_apply_auto_reset(struct sessions *s, size_t i, const struct session_op_req *o)
+{
+	struct session *ss = &s->act[i];
+
+	(void)o;
+	ss->status = SESSION_ACTIVE;
+	ss->status_reason[0] = '\0';
+	ss->recover_at_ms = 0;
+	ss->resting = 0;
+	ss->auto_resets++;
+	sess_clear_window(ss);
+	sess_event(s, "session_reset", ss);
 }
 
 static void sess_apply_halt(struct sessions *s, size_t i, const struct session_op_req *o)
@@ -1312,16 +1484,21 @@ static void sess_finish(struct job *j)
 		request_resume_external(j->rq);
 }
 
-/* Takes the next job, waiting up to one second. Returns NULL on timeout. */
-static struct job *sess_next_job(struct sessions *s)
+/* Takes the next job, waiting up to wait_ms. Returns NULL on timeout. */
+static struct job *sess_next_job(struct sessions *s, long wait_ms)
 {
 	struct job *j;
 	struct timespec until;
 
 	pthread_mutex_lock(&s->qlock);
-	if (!s->qhead && !s->stop) {
+	if (!s->qhead && !s->stop && wait_ms > 0) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (wait_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
 		pthread_cond_timedwait(&s->qcond, &s->qlock, &until);
 	}
 	j = s->qhead;
@@ -1415,6 +1592,345 @@ static void sess_halt_all_on_stop(struct sessions *s)
 	}
 }
 
+/* Whether a job waits for the worker. */
+static int sess_jobs_waiting(struct sessions *s)
+{
+	int waiting;
+
+	pthread_mutex_lock(&s->qlock);
+	waiting = s->qhead != NULL;
+	pthread_mutex_unlock(&s->qlock);
+	return waiting;
+}
+
+/*
+ * Watches the groups: reads the group of every active (or triggered)
+ * session from the upstream, each at most once per SESS_WATCH_MS, so a
+ * trigger, reset or deletion made outside the gateway is seen within about
+ * a second without waiting for an order to fail (sess_apply_group). Each
+ * read takes its cost from the account's read budget; without tokens the
+ * round waits. A round stops between two reads when a job is queued, so a
+ * job waits for one read at most; the round goes on at the next call.
+ */
+static void sess_watch_groups(struct sessions *s)
+{
+	int64_t now = gw_now_ms();
+
+	if (now < s->watch_block_ms)
+		return;
+	if (s->watch_pos == 0) {
+		if (now - s->watch_round_ms < SESS_WATCH_MS)
+			return;
+		s->watch_round_ms = now;
+	}
+	for (;;) {
+		char name[SESSION_NAME_MAX + 1] = "";
+		struct upstream_response resp;
+		int64_t wait = 0;
+
+		pthread_mutex_lock(&s->lock);
+		while (s->watch_pos < s->nact &&
+		       (s->act[s->watch_pos].pending[0] || !s->act[s->watch_pos].verified))
+			s->watch_pos++;  /* an end under way; unverified: reconciliation's */
+		if (s->watch_pos < s->nact)
+			snprintf(name, sizeof name, "%s", s->act[s->watch_pos].name);
+		pthread_mutex_unlock(&s->lock);
+		if (!name[0]) {
+			s->watch_pos = 0;
+			return;
+		}
+		if (s->gw->ratelimit &&
+		    ratelimit_take(s->gw->ratelimit, RL_READ, 10, gw_now_ms(), 0, &wait) < 0) {
+			/* the budget is spent: this session is read when it refills */
+			s->watch_block_ms = gw_now_ms() + (wait > 50 ? wait : 50);
+			return;
+		}
+		s->watch_pos++;
+		sess_refresh_h(s, name, SESS_WATCH_AGENT, &resp, NULL);
+		if (resp.outcome != UPSTREAM_OK)
+			log_debug("session '%s': group watch failed: %s", name, resp.error);
+		upstream_response_release(&resp);
+		if (sess_jobs_waiting(s) || atomic_load(&s->gw->stopping))
+			return;
+	}
+}
+
+/* The recovery policy of session ss: on_trigger, cooldown (ms) and cap,
+ * each the session's own else the configured one. */
+static enum gw_on_trigger sess_policy(struct sessions *s, const struct session *ss,
+				      int64_t *cooldown_ms, long *max_resets)
+{
+	const struct gw_conf *c = atomic_load(&s->gw->snap)->conf;
+	enum gw_on_trigger t = c->session.on_trigger;
+
+	if (strcmp(ss->on_trigger, "stay") == 0)
+		t = GW_TRIGGER_STAY;
+	else if (strcmp(ss->on_trigger, "reset_after") == 0)
+		t = GW_TRIGGER_RESET_AFTER;
+	else if (strcmp(ss->on_trigger, "new_group") == 0)
+		t = GW_TRIGGER_NEW_GROUP;
+	*cooldown_ms = (int64_t)(ss->cooldown_s >= 0 ? ss->cooldown_s : c->session.cooldown_s) * 1000;
+	*max_resets = ss->max_auto_resets >= 0 ? ss->max_auto_resets : c->session.max_auto_resets;
+	return t;
+}
+
+/* Removes intent `id` (caller holds the lock). */
+static void sess_drop_intent_locked(struct sessions *s, const char *id)
+{
+	for (size_t n = 0; n < s->nint; n++)
+		if (strcmp(s->intents[n].id, id) == 0) {
+			json_decref(s->intents[n].before);
+			memmove(&s->intents[n], &s->intents[n + 1], (s->nint - n - 1) * sizeof *s->intents);
+			s->nint--;
+			return;
+		}
+}
+
+/* Puts off the next recovery attempt of session `name` (after a failure). */
+static void sess_recover_later(struct sessions *s, const char *name)
+{
+	long i;
+
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0)
+		s->act[i].recover_at_ms = gw_now_ms() + SESS_RETRY_MS;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * on_trigger new_group: creates a fresh group with the session's limit,
+ * subaccount and exchange index, under an intent (as /session/start does,
+ * so a crash cannot orphan it), then switches the session to it in one
+ * step under the lock, which is persisted with the intent's removal: the
+ * old id goes to previous_group_ids (the old group stays: Kalshi already
+ * cancelled its orders, and it is history). Event session_reset. When the
+ * session changed meanwhile, the new group is deleted instead.
+ */
+static void sess_auto_new_group(struct sessions *s, const char *name)
+{
+	struct session cur;
+	struct upstream_response resp;
+	struct intent it;
+	json_t *before, *body, *ans;
+	const char *gid;
+	char newid[SESSION_ID_MAX], path[512];
+	long i;
+	int adopted = 0;
+
+	if (sess_copy(s, name, &cur) < 0)
+		return;
+	before = sess_list_groups(s, cur.subaccount, 0);
+	if (!before) {
+		log_error("session '%s': cannot list order groups for a new group; retrying in 5 s", name);
+		sess_recover_later(s, name);
+		return;
+	}
+	memset(&it, 0, sizeof it);
+	sessions_uuid(it.id, sizeof it.id);
+	snprintf(it.name, sizeof it.name, "%s", name);
+	it.contracts_limit = cur.contracts_limit;
+	it.subaccount = cur.subaccount;
+	it.exchange_index = cur.exchange_index;
+	it.before = before;
+	it.created_ms = sess_wall_ms();
+	pthread_mutex_lock(&s->lock);
+	if (sess_grow((void **)&s->intents, &s->capint, s->nint, sizeof *s->intents) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		json_decref(before);
+		sess_recover_later(s, name);
+		return;
+	}
+	s->intents[s->nint++] = it;
+	pthread_mutex_unlock(&s->lock);
+	if (sess_persist(s) < 0)
+		goto drop_intent;
+	body = json_object();
+	json_object_set_new(body, "contracts_limit", json_integer(cur.contracts_limit));
+	if (cur.subaccount)
+		json_object_set_new(body, "subaccount", json_integer(cur.subaccount));
+	if (cur.exchange_index)
+		json_object_set_new(body, "exchange_index", json_integer(cur.exchange_index));
+	sess_call(s, "POST", SESS_PATH_GROUPS "/create", 0, body, &resp);
+	json_decref(body);
+	if (resp.outcome != UPSTREAM_OK) {
+		/* the group may exist: the intent stays, recovery deletes it */
+		log_error("session '%s': creating a new order group failed (%s); retrying in 5 s", name,
+			  resp.error);
+		upstream_response_release(&resp);
+		sess_resolve_or_retry(s);
+		sess_recover_later(s, name);
+		return;
+	}
+	ans = sess_body_json(&resp);
+	gid = ans ? json_string_value(json_object_get(ans, "order_group_id")) : NULL;
+	if (!sess_ok(&resp) || !gid || strlen(gid) >= SESSION_ID_MAX) {
+		log_error("session '%s': creating a new order group was refused (status %ld); retrying in 5 s",
+			  name, resp.status);
+		json_decref(ans);
+		if (sess_ok(&resp)) {
+			upstream_response_release(&resp);
+			sess_resolve_or_retry(s);
+			sess_recover_later(s, name);
+			return;
+		}
+		upstream_response_release(&resp);
+		goto drop_intent;
+	}
+	snprintf(newid, sizeof newid, "%s", gid);
+	json_decref(ans);
+	upstream_response_release(&resp);
+	pthread_mutex_lock(&s->lock);
+	i = sess_find(s, name);
+	if (i >= 0 && strcmp(s->act[i].order_group_id, cur.order_group_id) == 0 &&
+	    s->act[i].status == SESSION_TRIGGERED && !s->act[i].pending[0]) {
+		struct session *ss = &s->act[i];
+		if (ss->nprevious == SESSION_PREV_MAX) {
+			memmove(ss->previous_group_ids[0], ss->previous_group_ids[1],
+				(SESSION_PREV_MAX - 1) * sizeof ss->previous_group_ids[0]);
+			ss->nprevious--;
+		}
+		snprintf(ss->previous_group_ids[ss->nprevious++], SESSION_ID_MAX, "%s",
+			 ss->order_group_id);
+		snprintf(ss->order_group_id, sizeof ss->order_group_id, "%s", newid);
+		ss->status = SESSION_ACTIVE;
+		ss->status_reason[0] = '\0';
+		ss->recover_at_ms = 0;
+		ss->resting = 0;
+		ss->verified = 1;
+		ss->auto_resets++;
+		sess_clear_window(ss);
+		sess_event(s, "session_reset", ss);
+		adopted = 1;
+		sess_drop_intent_locked(s, it.id);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (adopted) {
+		sess_persist(s);
+		log_warn("session '%s': order group %s replaced by new group %s after its 15-second window trigger",
+			 name, cur.order_group_id, newid);
+		return;
+	}
+	/* the session ended or changed meanwhile: the group is not needed */
+	snprintf(path, sizeof path, SESS_PATH_GROUPS "/%s", newid);
+	sess_call(s, "DELETE", path, cur.subaccount, NULL, &resp);
+	if (!sess_ok(&resp) && !(resp.outcome == UPSTREAM_OK && resp.status == 404)) {
+		upstream_response_release(&resp);
+		sess_resolve_or_retry(s);  /* the intent stays until it is gone */
+		return;
+	}
+	upstream_response_release(&resp);
+drop_intent:
+	pthread_mutex_lock(&s->lock);
+	sess_drop_intent_locked(s, it.id);
+	pthread_mutex_unlock(&s->lock);
+	sess_persist(s);
+	if (!adopted)
+		sess_recover_later(s, name);
+}
+
+/* on_trigger reset_after: PUT reset of the same group. */
+static void sess_auto_reset(struct sessions *s, const char *name)
+{
+	struct request probe;
+	struct session out;
+
+	memset(&probe, 0, sizeof probe);
+	probe.target = (char *)(uintptr_t)"";
+	probe.gw = s->gw;
+	probe.snap = atomic_load(&s->gw->snap);
+	if (sess_mutate(s, &probe, name, "PUT", "/reset", NULL, sess_apply_auto_reset, NULL, &out) == 0) {
+		log_warn("session '%s': order group %s reset automatically after its 15-second window trigger (%ld so far)",
+			 name, out.order_group_id, out.auto_resets);
+	} else {
+		log_error("session '%s': automatic reset failed (status %u); retrying in 5 s", name,
+			  probe.reply_status);
+		sess_recover_later(s, name);
+	}
+	if (probe.reply)
+		MHD_destroy_response(probe.reply);
+}
+
+/*
+ * Recovery on policy (session.on_trigger): only a trigger the gateway's own
+ * fill tracking explains (status_reason limit_window) recovers; a halt, a
+ * dead-man, the filled cap or an external trigger never does. reset_after
+ * waits cooldown_s from when the trigger was seen, new_group acts at once;
+ * both stop at max_auto_resets recoveries per session.
+ */
+static void sess_recover(struct sessions *s)
+{
+	for (int guard = 0; guard < 64; guard++) {
+		char name[SESSION_NAME_MAX + 1] = "";
+		enum gw_on_trigger how = GW_TRIGGER_STAY;
+		int64_t mono = gw_now_ms();
+
+		pthread_mutex_lock(&s->lock);
+		for (size_t i = 0; i < s->nact; i++) {
+			struct session *ss = &s->act[i];
+			int64_t cooldown;
+			long max;
+			enum gw_on_trigger t;
+			if (ss->status != SESSION_TRIGGERED || ss->pending[0] ||
+			    strcmp(ss->status_reason, "limit_window") != 0)
+				continue;
+			t = sess_policy(s, ss, &cooldown, &max);
+			if (t == GW_TRIGGER_STAY || ss->auto_resets >= max) {
+				if (t != GW_TRIGGER_STAY && ss->recover_at_ms == 0) {
+					log_warn("session '%s': max_auto_resets (%ld) reached; the session stays triggered",
+						 ss->name, max);
+					ss->recover_at_ms = INT64_MAX;
+				}
+				continue;
+			}
+			if (ss->recover_at_ms == 0) {
+				ss->recover_at_ms = mono + (t == GW_TRIGGER_RESET_AFTER ? cooldown : 0);
+				if (t == GW_TRIGGER_RESET_AFTER)
+					log_info("session '%s': order group reset in %lld s (on_trigger reset_after)",
+						 ss->name, (long long)(cooldown / 1000));
+			}
+			if (mono >= ss->recover_at_ms) {
+				snprintf(name, sizeof name, "%s", ss->name);
+				how = t;
+				/* not again before this attempt is through */
+				ss->recover_at_ms = mono + SESS_RETRY_MS;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (!name[0])
+			return;
+		if (how == GW_TRIGGER_NEW_GROUP)
+			sess_auto_new_group(s, name);
+		else
+			sess_auto_reset(s, name);
+		if (sess_jobs_waiting(s))
+			return;
+	}
+}
+
+/* Milliseconds until the worker has timed work: the next watch round or
+ * a scheduled recovery (at most one second). */
+static long sess_idle_ms(struct sessions *s)
+{
+	int64_t now = gw_now_ms(), t = 1000;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nact; i++) {
+		int64_t r = s->act[i].recover_at_ms;
+		if (r > 0 && r != INT64_MAX && r - now < t)
+			t = r - now;
+	}
+	if (s->nact && s->watch_round_ms + SESS_WATCH_MS - now < t)
+		t = s->watch_round_ms + SESS_WATCH_MS - now;
+	if (s->watch_pos)
+		t = 0;  /* a round to finish */
+	if (s->nact && s->watch_block_ms - now > t)
+		t = s->watch_block_ms - now;
+	pthread_mutex_unlock(&s->lock);
+	return t < 0 ? 0 : (long)t;
+}
+
 static void sess_poll_fills(struct sessions *s);
 
 /* The worker: reconcile, then jobs, flushing counters every second. */
@@ -1424,7 +1940,7 @@ static void *sess_main(void *arg)
 
 	sess_reconcile(s);
 	for (;;) {
-		struct job *j = sess_next_job(s);
+		struct job *j = sess_next_job(s, sess_idle_ms(s));
 		int stop, dirty;
 
 		if (j) {
@@ -1443,12 +1959,18 @@ static void *sess_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		if (dirty)
 			sess_persist(s);
+		sess_flush_events(s);  /* none should wait: every transition persists */
 		if (!s->reconciled && !atomic_load(&s->gw->stopping) &&
 		    gw_now_ms() - s->last_reconcile_ms >= s->gw->conf->readiness.probe_interval_s * 1000)
 			sess_reconcile(s);
 		sess_deadman(s);
-		if (!atomic_load(&s->gw->stopping))
+		if (!atomic_load(&s->gw->stopping)) {
 			sess_poll_fills(s);
+			if (!sess_jobs_waiting(s))
+				sess_watch_groups(s);
+			if (!sess_jobs_waiting(s))
+				sess_recover(s);
+		}
 		pthread_mutex_lock(&s->qlock);
 		stop = s->stop && !s->qhead;
 		pthread_mutex_unlock(&s->qlock);
@@ -1462,8 +1984,11 @@ static void *sess_main(void *arg)
 
 int sessions_start(struct sessions *s, char *err, size_t errlen)
 {
-	int rc = pthread_create(&s->thread, NULL, sess_main, s);
+	int rc;
 
+	if (events_start(s->events, err, errlen) < 0)
+		return -1;
+	rc = pthread_create(&s->thread, NULL, sess_main, s);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the sessions worker: %s", strerror(rc));
 		return -1;
@@ -1485,6 +2010,8 @@ void sessions_stop(struct sessions *s)
 		s->running = 0;
 	}
 	sess_persist(s);
+	/* after the worker: the events of a halt on shutdown still go out */
+	events_stop(s->events);
 }
 
 /* Queues a job for the worker (and suspends its connection when it has
@@ -1651,6 +2178,50 @@ static void sess_list(struct sessions *s, struct request *rq)
 	request_answer(rq, 200, reply_json(o));
 }
 
+/* Parses a decimal event id (1..20 digits, no sign); 0 when invalid. */
+static int sess_parse_event_id(const char *v, uint64_t *out)
+{
+	uint64_t id = 0;
+	size_t n = 0;
+
+	if (!v)
+		return 0;
+	for (; v[n]; n++) {
+		if (v[n] < '0' || v[n] > '9' || n >= 19)
+			return 0;
+		id = id * 10 + (uint64_t)(v[n] - '0');
+	}
+	if (n == 0)
+		return 0;
+	*out = id;
+	return 1;
+}
+
+/*
+ * GET /session/events: Server-Sent Events of session changes, open to every
+ * identified client. ?name= keeps one session's events (no name: every
+ * session); Last-Event-ID (header, or ?last_event_id= for clients that
+ * cannot set headers) resumes after that event. An id that is not a
+ * decimal number is ignored (the stream starts with the next event).
+ */
+static void sess_events(struct sessions *s, struct request *rq)
+{
+	char name[256] = "", last[32];
+	const char *hdr = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Last-Event-ID");
+	uint64_t last_id = 0;
+	int has_last = 0;
+
+	if (sess_query_param(rq->query, "name", name, sizeof name) && !session_name_ok(name)) {
+		request_fail(rq, "invalid_request", "session names must match [A-Za-z0-9_-]{1,64}", NULL);
+		return;
+	}
+	if (hdr)
+		has_last = sess_parse_event_id(hdr, &last_id);
+	else if (sess_query_param(rq->query, "last_event_id", last, sizeof last))
+		has_last = sess_parse_event_id(last, &last_id);
+	events_handle_sse(s->events, rq, name, has_last, last_id);
+}
+
 /* POST /session/heartbeat: feeds the dead-man switch. */
 static void sess_heartbeat(struct sessions *s, struct request *rq, const char *name)
 {
@@ -1692,6 +2263,10 @@ void sessions_handle(struct request *rq)
 		return;
 	}
 #define SESS_IS(lit) (plen == sizeof(lit) - 1 && memcmp(p, lit, plen) == 0)
+	if (SESS_IS("/events") && is_get) {
+		sess_events(s, rq);
+		return;
+	}
 	if (SESS_IS("") && is_get)
 		op = OP_GET;
 	else if (SESS_IS("/start") && is_post)
@@ -1794,6 +2369,9 @@ char *sessions_metrics_text(struct sessions *s)
 					s->act[i].name, sub, s->act[i].name, fil);
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (events_metrics_append(s->events, &buf, &len, &cap) < 0) {
+		/* keep the session gauges */
+	}
 	return buf;
 }
 
@@ -2022,6 +2600,7 @@ static int sess_apply_fill(struct sessions *s, struct sess_track *t, const char 
 static void sess_poll_fills(struct sessions *s)
 {
 	size_t n;
+	struct curl_slist *agent;
 
 	if (gw_now_ms() - s->last_fill_poll_ms < SESS_FILL_POLL_MS)
 		return;
@@ -2063,7 +2642,10 @@ static void sess_poll_fills(struct sessions *s)
 			r.path_len = strlen(r.path);
 			r.query = query;
 			r.sign = 1;
+			agent = curl_slist_append(NULL, SESS_FILLS_AGENT);
+			r.headers = agent;
 			upstream_blocking(&s->gw->up, &r, &resp);
+			curl_slist_free_all(agent);
 			body = sess_ok(&resp) ? sess_body_json(&resp) : NULL;
 			upstream_response_release(&resp);
 			if (!body)

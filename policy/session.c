@@ -137,6 +137,13 @@ json_t *session_to_json(const struct session *s)
 	json_object_set_new(o, "max_session_filled_contracts",
 			    s->has_max_filled ? session_count_json(s->max_session_filled_contracts)
 					      : json_null());
+	json_object_set_new(o, "auto_resets", json_integer(s->auto_resets));
+	{
+		json_t *prev = json_array();
+		for (unsigned i = 0; i < s->nprevious && i < SESSION_PREV_MAX; i++)
+			json_array_append_new(prev, json_string(s->previous_group_ids[i]));
+		json_object_set_new(o, "previous_group_ids", prev);
+	}
 	return o;
 }
 
@@ -309,6 +316,23 @@ int session_from_state(const json_t *j, struct session *out, char *err, size_t e
 		bad = "pending";
 	else if (session_get_opt_count(j, "resting", &has_resting, &s.resting) < 0)
 		bad = "resting";
+	else if (session_get_int(j, "auto_resets", &v, 1) < 0 || v < 0 || (s.auto_resets = (long)v, 0))
+		bad = "auto_resets";
+	if (!bad) {
+		const json_t *prev = json_object_get(j, "previous_group_ids"), *pv;
+		size_t k;
+		if (prev && !json_is_null(prev) && !json_is_array(prev))
+			bad = "previous_group_ids";
+		json_array_foreach(prev, k, pv) {
+			if (!json_is_string(pv) || json_string_length(pv) >= SESSION_ID_MAX) {
+				bad = "previous_group_ids";
+				break;
+			}
+			if (s.nprevious < SESSION_PREV_MAX)
+				memcpy(s.previous_group_ids[s.nprevious++], json_string_value(pv),
+				       json_string_length(pv) + 1);
+		}
+	}
 	if (!bad) {
 		const json_t *shares = json_object_get(j, "client_submitted"), *sv;
 		const char *key;

@@ -18,6 +18,8 @@ enum session_status { SESSION_ACTIVE = 0, SESSION_TRIGGERED, SESSION_ENDED };
 
 #define SESSION_NAME_MAX 64
 #define SESSION_ID_MAX 128
+/* previous order groups remembered per session (new_group recoveries) */
+#define SESSION_PREV_MAX 16
 
 struct session {
 	char name[SESSION_NAME_MAX + 1];
@@ -50,9 +52,21 @@ struct session {
 	int64_t reserved;
 	/* not persisted: when the worker may next try an automatic halt */
 	int64_t retry_ms;
+	/* not persisted: when the worker recovers a limit_window trigger under
+	 * session.on_trigger (monotonic ms; 0 = not scheduled yet) */
+	int64_t recover_at_ms;
+	/* not persisted: when a trigger was first read while orders were in
+	 * flight (their fills may still explain it; monotonic ms, 0 = none) */
+	int64_t trig_seen_ms;
 	/* contracts believed resting (create answers' remaining counts, less
 	 * fills seen since); persisted */
 	int64_t resting;
+	/* automatic recoveries made under session.on_trigger (persisted) */
+	long auto_resets;
+	/* groups the session used before (new_group), oldest first; only the
+	 * last SESSION_PREV_MAX are kept (persisted) */
+	char previous_group_ids[SESSION_PREV_MAX][SESSION_ID_MAX];
+	unsigned nprevious;
 	/* per-client shares of contracts_submitted + reserved (persisted as
 	 * "client_submitted") */
 	struct session_share {

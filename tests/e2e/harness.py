@@ -272,9 +272,20 @@ class Mock:
         return json.loads(data)
 
     # --- control API ------------------------------------------------------
-    def requests(self):
-        """Recorded requests, oldest first."""
-        return self._control("GET", "requests")["requests"]
+    # The gateway's background reads: the group watch (each active session's
+    # group, every second) and the fill poll (GET /portfolio/fills, every
+    # second while a session has orders). They carry a User-Agent starting
+    # with "kalshi-gateway (" and can land at any time in a test's window.
+    BACKGROUND_AGENT = "kalshi-gateway ("
+
+    def requests(self, watch=False):
+        """Recorded requests, oldest first. The gateway's background reads
+        (group watch, fill poll) are left out unless watch=True."""
+        reqs = self._control("GET", "requests")["requests"]
+        if watch:
+            return reqs
+        return [r for r in reqs
+                if not r.get("headers", {}).get("user-agent", "").startswith(self.BACKGROUND_AGENT)]
 
     def clear(self):
         """Forgets recorded requests."""

@@ -19,8 +19,18 @@ import gwharness
 from gwharness import Gateway
 
 
+BACKGROUND = {"/trade-api/v2/exchange/status", "/trade-api/v2/account/limits",
+              "/trade-api/v2/portfolio/balance"}
+
+
 def find(reqs, method, path):
     return [r for r in reqs if r["method"] == method and r["path"] == path]
+
+
+def foreground(reqs):
+    """What the mock received besides the gateway's own background calls
+    (readiness probe, key check, account limits)."""
+    return [r for r in reqs if r["path"] not in BACKGROUND]
 
 
 class ProxyBase(unittest.TestCase):
@@ -133,10 +143,20 @@ class ProxyPassThroughTest(ProxyBase):
         self.assertEqual(json.loads(raw)["error"]["code"], "service_unavailable")
         self.assertEqual(hd.get("x-gateway-outcome"), "unknown")
         self.assertNotIn("x-gateway-rejected", hd)
-        self.mock.fault(mode="status", status=429, count=1)
+        # a read that drew a 429 is retried once the budget allows
+        self.mock.clear()
+        self.mock.fault(mode="status", status=429, count=1, path_prefix="/trade-api/v2/markets")
         st, hd, raw = self.gw.request("GET", "/trade-api/v2/markets")
+        self.assertEqual(st, 200, raw)
+        self.assertEqual(len(find(self.mock.requests(), "GET", "/trade-api/v2/markets")), 2)
+        # a 429 that persists is relayed as Kalshi sent it after 3 attempts
+        self.mock.clear()
+        self.mock.fault(mode="status", status=429, path_prefix="/trade-api/v2/markets")
+        st, hd, raw = self.gw.request("GET", "/trade-api/v2/markets")
+        self.mock.clear_fault()
         self.assertEqual(st, 429)
         self.assertEqual(json.loads(raw), {"error": "too many requests"})
+        self.assertEqual(len(find(self.mock.requests(), "GET", "/trade-api/v2/markets")), 3)
 
 
 class ProxyRulesTest(ProxyBase):
@@ -157,7 +177,7 @@ class ProxyRulesTest(ProxyBase):
                      "/trade-api/v2/markets/%zz"):
             st, hd, raw = self.gw.request("GET", path)
             self.assert_gateway_error(st, hd, raw, 400, "invalid_path")
-        self.assertEqual(self.mock.requests(), [])
+        self.assertEqual(foreground(self.mock.requests()), [])
         st, hd, raw = self.gw.request("GET", "/nope")
         self.assert_gateway_error(st, hd, raw, 404, "not_found")
         st, hd, raw = self.gw.request("GET", "/trade-api/v2")
@@ -262,12 +282,28 @@ class ProxyFaultsTest(ProxyBase):
         self.assertEqual(st, 200)
 
     def test_reset_and_garbage_and_big(self):
-        self.mock.fault(mode="reset", count=1)
+        # reads are retried after a lost connection: one reset is invisible
+        self.mock.fault(mode="reset", count=1, path_prefix="/trade-api/v2/markets")
+        st, _, raw = self.gw.request("GET", "/trade-api/v2/markets")
+        self.assertEqual(st, 200, raw)
+        # ... a persistent one is not
+        self.mock.fault(mode="reset", path_prefix="/trade-api/v2/markets")
         st, _, raw = self.gw.request("GET", "/trade-api/v2/markets")
         self.assertIn(st, (502, 504), raw)
-        self.mock.fault(mode="garbage", count=1)
+        self.mock.fault(mode="garbage", path_prefix="/trade-api/v2/markets")
         st, _, raw = self.gw.request("GET", "/trade-api/v2/markets")
         self.assertIn(st, (502, 504), raw)
+        # a write that lost its connection is never resent: outcome unknown
+        self.mock.clear()
+        self.mock.fault(mode="reset", count=1, process=True,
+                        path_prefix="/trade-api/v2/portfolio/order_groups/create")
+        st, hd, raw = self.gw.request("POST", "/trade-api/v2/portfolio/order_groups/create",
+                                      {"contracts_limit": 1})
+        self.assertEqual(st, 504, raw)
+        self.assertEqual(hd.get("x-gateway-outcome"), "unknown")
+        self.assertEqual(len(find(self.mock.requests(), "POST",
+                                  "/trade-api/v2/portfolio/order_groups/create")), 1)
+        self.mock.clear_fault()
         self.mock.fault(mode="big", count=1, bytes=17 * 1024 * 1024)
         st, _, raw = self.gw.request("GET", "/trade-api/v2/markets")
         self.assertEqual(st, 502, raw[:200])
@@ -277,7 +313,8 @@ class ProxyFaultsTest(ProxyBase):
 
 
 class ProxyConcurrencyTest(ProxyBase):
-    config = {"upstream": {"max_connections": 256}}
+    # the account's rate budget is off: this measures the pool, not the limiter
+    config = {"upstream": {"max_connections": 256}, "rate_limit": {"tier": "off"}}
 
     def test_200_concurrent_requests_in_flight_at_once(self):
         self.mock.fault(mode="delay", delay_ms=4000, path_prefix="/trade-api/v2/markets")

@@ -19,6 +19,7 @@
 #include "tests/mock/mock_auth.h"
 #include "tests/mock/mock_fault.h"
 #include "tests/mock/mock_log.h"
+#include "tests/mock/mock_ws.h"
 
 #define SERVER_MAX_BODY (8u * 1024u * 1024u)
 #define SERVER_CONN_LIMIT 2000u
@@ -276,6 +277,11 @@ static enum MHD_Result server_finish(struct mock_server *s, struct MHD_Connectio
 	rq.query = q ? q + 1 : NULL;
 	rq.body = r->body ? r->body : "";
 	rq.body_len = r->len;
+	if (r->control && strcmp(path, "/_mock/ws") == 0) {
+		mock_ws_control(&reply, strcmp(method, "DELETE") == 0);
+		rc = server_queue(c, &reply);
+		goto out;
+	}
 	if (r->control) {
 		mock_control_handle(ctx, &rq, &reply);
 		rc = server_queue(c, &reply);
@@ -327,6 +333,13 @@ static enum MHD_Result server_finish(struct mock_server *s, struct MHD_Connectio
 			break;
 		}
 		mock_fault_action_release(&act);
+	}
+	if ((!faulted || act.mode == MOCK_FAULT_DELAY || act.mode == MOCK_FAULT_NONE) &&
+	    mock_ws_is_path(path)) {
+		unsigned int st = 0;
+		rc = mock_ws_answer(ctx, c, sig, why, &st);
+		mock_log_set_status(ctx->log, seq, rc == MHD_YES ? st : 0);
+		goto out;
 	}
 	if (!faulted || act.mode == MOCK_FAULT_DELAY || act.mode == MOCK_FAULT_NONE)
 		server_dispatch(ctx, &rq, r, sig, why, &reply);
@@ -382,7 +395,8 @@ struct mock_server *mock_server_start(struct mock_ctx *ctx, const struct mock_se
 	struct MHD_OptionItem tls[3] = {
 		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL },
 		{ MHD_OPTION_END, 0, NULL } };
-	unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+	unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			     MHD_ALLOW_UPGRADE;
 	const union MHD_DaemonInfo *info;
 
 	if (s == NULL) {
@@ -446,6 +460,7 @@ void mock_server_stop(struct mock_server *s)
 {
 	if (s == NULL)
 		return;
+	mock_ws_wait_all();   /* upgraded sessions give their sockets back first */
 	MHD_stop_daemon(s->daemon);
 	free(s);
 }

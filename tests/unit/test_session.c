@@ -194,13 +194,13 @@ static void sample_session(struct session *s)
 	s->last_heartbeat_ms = INT64_C(1795986890000);
 }
 
-enum jtype { J_STRING, J_INTEGER, J_NULL };
+enum jtype { J_STRING, J_INTEGER, J_NULL, J_ARRAY };
 
 struct key_want {
 	const char *key;
 	enum jtype type;
 	const char *str;         /* J_STRING: the value */
-	long long num;           /* J_INTEGER: the value */
+	long long num;           /* J_INTEGER: the value; J_ARRAY: the size */
 };
 
 /* Checks that o has exactly the keys of want, with those types and values. */
@@ -234,6 +234,10 @@ static void check_object(const json_t *o, const struct key_want *want, size_t n)
 			if (!json_is_null(v))
 				fail_msg("key '%s' is not null", want[i].key);
 			break;
+		case J_ARRAY:
+			if (!json_is_array(v) || (long long)json_array_size(v) != want[i].num)
+				fail_msg("key '%s' is not an array of %lld", want[i].key, want[i].num);
+			break;
 		}
 	}
 }
@@ -257,6 +261,8 @@ static void test_to_json_active(void **state)
 		{ "contracts_submitted", J_STRING, "12.50", 0 },
 		{ "contracts_filled", J_STRING, "0.05", 0 },
 		{ "max_session_filled_contracts", J_NULL, NULL, 0 },
+		{ "auto_resets", J_INTEGER, NULL, 0 },
+		{ "previous_group_ids", J_ARRAY, NULL, 0 },
 	};
 	struct session s;
 	json_t *o;
@@ -288,6 +294,8 @@ static void test_to_json_ended(void **state)
 		{ "contracts_submitted", J_STRING, "0.00", 0 },
 		{ "contracts_filled", J_STRING, "100000.00", 0 },
 		{ "max_session_filled_contracts", J_STRING, "7.00", 0 },
+		{ "auto_resets", J_INTEGER, NULL, 1 },
+		{ "previous_group_ids", J_ARRAY, NULL, 1 },
 	};
 	struct session s;
 	json_t *o;
@@ -306,6 +314,9 @@ static void test_to_json_ended(void **state)
 	s.max_session_filled_contracts = 700;
 	strcpy(s.on_trigger, "new_group");
 	strcpy(s.pending, "end");
+	s.auto_resets = 1;
+	strcpy(s.previous_group_ids[0], "og-old");
+	s.nprevious = 1;
 	o = session_to_json(&s);
 	assert_non_null(o);
 	/* internal fields stay out of S */
@@ -359,6 +370,10 @@ static void check_same_session(const struct session *a, const struct session *b)
 	assert_int_equal(b->max_auto_resets, a->max_auto_resets);
 	assert_int_equal(b->last_heartbeat_ms, a->last_heartbeat_ms);
 	assert_string_equal(b->pending, a->pending);
+	assert_int_equal(b->auto_resets, a->auto_resets);
+	assert_int_equal(b->nprevious, a->nprevious);
+	for (unsigned i = 0; i < a->nprevious; i++)
+		assert_string_equal(b->previous_group_ids[i], a->previous_group_ids[i]);
 }
 
 /* to_state, dump to text, load, from_state: the same session comes back. */
@@ -400,6 +415,10 @@ static void test_state_round_trip(void **state)
 	strcpy(s.on_trigger, "reset_after");
 	s.cooldown_s = 30;
 	s.max_auto_resets = 0;
+	s.auto_resets = 2;
+	strcpy(s.previous_group_ids[0], "old-group-1");
+	strcpy(s.previous_group_ids[1], "old-group-2");
+	s.nprevious = 2;
 	round_trip(&s);
 
 	s.status = SESSION_ENDED;
@@ -423,7 +442,8 @@ static void test_state_keys(void **state)
 		"status_reason", "contracts_limit", "heartbeat_timeout_s", "started_at", "ended_at",
 		"orders_accepted", "orders_rejected", "contracts_submitted", "contracts_filled",
 		"max_session_filled_contracts", "last_heartbeat_ms", "on_trigger", "cooldown_s",
-		"max_auto_resets", "pending", "resting", "client_submitted",
+		"max_auto_resets", "pending", "resting", "client_submitted", "auto_resets",
+		"previous_group_ids",
 	};
 	struct session s;
 	json_t *st;
@@ -475,6 +495,8 @@ static const struct state_bad state_bads[] = {
 	{ "cooldown_s", "\"30\"" },
 	{ "max_auto_resets", "1.5" },
 	{ "pending", "true" },
+	{ "auto_resets", "\"1\"" }, { "auto_resets", "-1" },
+	{ "previous_group_ids", "\"g\"" }, { "previous_group_ids", "[1]" },
 };
 
 static void test_from_state_refusals(void **state)
@@ -518,7 +540,8 @@ static void test_from_state_optional(void **state)
 	};
 	static const char *const optional[] = {
 		"max_session_filled_contracts", "last_heartbeat_ms", "on_trigger", "cooldown_s",
-		"max_auto_resets", "pending", "resting", "client_submitted",
+		"max_auto_resets", "pending", "resting", "client_submitted", "auto_resets",
+		"previous_group_ids",
 	};
 	struct session s, out;
 	char err[128];
