@@ -21,6 +21,7 @@ struct sessions;
 struct identity;
 struct audit;
 struct ratelimit;
+struct dedupe;
 
 /* A client's orders-per-second bucket (max_orders_per_s). */
 struct client_rate {
@@ -53,6 +54,7 @@ struct gw {
 	struct sessions *sessions;       /* session table and worker */
 	struct audit *audit;             /* audit log writer */
 	struct ratelimit *ratelimit;     /* the account's shared read/write budget */
+	struct dedupe *dedupe;           /* client_order_ids sent within orders.dedupe_window_s */
 
 	atomic_int stopping;             /* set once on SIGINT/SIGTERM */
 	int64_t stop_deadline_ms;        /* monotonic, valid once stopping */

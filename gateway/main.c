@@ -9,6 +9,7 @@
 #include "gateway/gw.h"
 #include "gateway/audit.h"
 #include "gateway/ctl.h"
+#include "gateway/dedupe.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/ops.h"
@@ -445,6 +446,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kalshi-gateway: out of memory\n");
 		goto out_curl;
 	}
+	gw.dedupe = dedupe_new((int64_t)conf->orders.dedupe_window_s * 1000, 200000);
+	if (!gw.dedupe) {
+		fprintf(stderr, "kalshi-gateway: out of memory\n");
+		goto out_curl;
+	}
 	gw.audit = audit_open(conf, err, sizeof err);
 	if (!gw.audit) {
 		fprintf(stderr, "kalshi-gateway: %s\n", err);
@@ -501,6 +507,7 @@ out_curl:
 	sessions_free(gw.sessions);
 	audit_close(gw.audit);
 	ratelimit_free(gw.ratelimit);
+	dedupe_free(gw.dedupe);
 	upstream_global_cleanup();
 	pthread_mutex_destroy(&gw.ready_lock);
 out:

@@ -2,6 +2,7 @@
 #include "gateway/proxy.h"
 #include "gateway/gw.h"
 #include "gateway/audit.h"
+#include "gateway/dedupe.h"
 #include "gateway/dispatch.h"
 #include "gateway/legacy_flow.h"
 #include "gateway/log.h"
@@ -224,8 +225,39 @@ struct order_ctx {
 	int batch, amend;
 	int64_t reserved;                 /* contracts reserved at admission */
 	size_t n;
+	char (*coids)[128];               /* client_order_id per order ("" = none), after orders[] */
+	int dedupe_claimed;               /* the ids are claimed in gw->dedupe */
 	struct norm_order orders[];       /* what was admitted, one per order */
 };
+
+/* The client_order_id of each order of a create body (single or batch)
+ * into out (n_max slots; "" where absent). Returns the number of orders,
+ * or -1 when the body does not parse. */
+static long proxy_collect_coids(const char *body, size_t len, int batch, char (*out)[128],
+				size_t n_max)
+{
+	json_t *j = json_loadb(body ? body : "", len, 0, NULL), *arr, *o;
+	size_t i, n = 0;
+
+	if (!j)
+		return -1;
+	if (batch) {
+		arr = json_object_get(j, "orders");
+		json_array_foreach(arr, i, o) {
+			const char *c = json_string_value(json_object_get(o, "client_order_id"));
+			if (n < n_max)
+				snprintf(out[n], sizeof out[n], "%s", c ? c : "");
+			n++;
+		}
+	} else {
+		const char *c = json_string_value(json_object_get(j, "client_order_id"));
+		if (n_max)
+			snprintf(out[0], sizeof out[0], "%s", c ? c : "");
+		n = 1;
+	}
+	json_decref(j);
+	return (long)n;
+}
 
 /* Parses a fixed-point count member of an answer ("fill_count": "2.00",
  * or an integer); 0 when absent or malformed. */
@@ -335,6 +367,9 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 		return;
 	}
 	if (resp->status < 200 || resp->status > 299) {
+		for (i = 0; oc->dedupe_claimed && i < oc->n; i++)
+			if (oc->coids[i][0])
+				dedupe_release(rq->gw->dedupe, oc->coids[i]);
 		if (has_session) {
 			sessions_settle(ss, oc->session, oc->group, oc->client, oc->reserved, 0, 0,
 					oc->amend ? 0 : (int64_t)oc->n, 0, 0);
@@ -355,6 +390,8 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 			json_t *err = json_object_get(o, "error");
 			const struct norm_order *no = i < oc->n ? &oc->orders[i] : NULL;
 			if (err && !json_is_null(err)) {
+				if (oc->dedupe_claimed && i < oc->n && oc->coids[i][0])
+					dedupe_release(rq->gw->dedupe, oc->coids[i]);
 				rej++;
 				proxy_audit_order(rq, oc->session, oc->group, no, "refused", "upstream_refused",
 						  NULL, resp->status, NULL);
@@ -362,6 +399,9 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 				continue;
 			}
 			acc++;
+			if (oc->dedupe_claimed && i < oc->n && oc->coids[i][0])
+				dedupe_accepted(rq->gw->dedupe, oc->coids[i],
+						json_string_value(json_object_get(o, "order_id")));
 			if (no)
 				sub += no->count;
 			fill += proxy_answer_count(o, "fill_count", "fill_count_fp");
@@ -379,6 +419,9 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 		if (!json_is_object(o))
 			o = body;
 		acc = oc->amend ? 0 : (int64_t)oc->n;
+		if (oc->dedupe_claimed && oc->n && oc->coids[0][0])
+			dedupe_accepted(rq->gw->dedupe, oc->coids[0],
+					json_string_value(json_object_get(o, "order_id")));
 		for (i = 0; i < oc->n; i++)
 			sub += oc->orders[i].count;
 		if (!oc->amend) {
@@ -553,6 +596,19 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 			return -1;
 		}
 	}
+	if (!amend && rq->snap->conf->orders.require_client_order_id) {
+		char (*ids)[128] = calloc(1000, sizeof *ids);
+		long k = ids ? proxy_collect_coids(rq->body, rq->body_len, batch, ids, 1000) : -1;
+		for (long i = 0; i < k; i++)
+			if (!ids[i][0]) {
+				free(ids);
+				proxy_refuse(rq, name, snap.order_group_id, NULL, "invalid_order",
+					     "client_order_id is required (orders.require_client_order_id)",
+					     batch ? json_pack("{s:I}", "index", (json_int_t)i) : NULL, NULL);
+				return -1;
+			}
+		free(ids);
+	}
 	if (amend) {
 		struct norm_amend a;
 		if (order_check_strict(rq->body ? rq->body : "", rq->body_len, msg, sizeof msg) != ORDER_OK ||
@@ -637,7 +693,7 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 		free(orders);
 		return -1;
 	}
-	oc = calloc(1, sizeof *oc + n * sizeof oc->orders[0]);
+	oc = calloc(1, sizeof *oc + n * sizeof oc->orders[0] + n * 128);
 	if (!oc) {
 		if (snap.found)
 			sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, reserved, 0,
@@ -653,6 +709,40 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 	oc->n = n;
 	memcpy(oc->orders, orders, n * sizeof *orders);
 	free(orders);
+	oc->coids = (char (*)[128])(void *)(oc->orders + n);
+	if (!amend && rq->gw->dedupe &&
+	    proxy_collect_coids(rq->body, rq->body_len, batch, oc->coids, n) >= 0) {
+		/* a client_order_id this gateway already sent (in flight or
+		 * accepted) is answered here, never sent again */
+		int64_t now = gw_now_ms();
+		for (size_t i = 0; i < n; i++) {
+			char known[72] = "";
+			if (!oc->coids[i][0] ||
+			    dedupe_claim(rq->gw->dedupe, oc->coids[i], now, known, sizeof known) != 1)
+				continue;
+			for (size_t k = 0; k < i; k++)
+				dedupe_release(rq->gw->dedupe, oc->coids[k]);
+			if (snap.found)
+				sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client,
+						reserved, 0, 0, (int64_t)n, 0, 0);
+			{
+				json_t *extra = json_object();
+				char m[256];
+				json_object_set_new(extra, "client_order_id", json_string(oc->coids[i]));
+				if (known[0])
+					json_object_set_new(extra, "order_id", json_string(known));
+				if (batch)
+					json_object_set_new(extra, "index", json_integer((json_int_t)i));
+				snprintf(m, sizeof m, "client_order_id '%.64s' was already sent within orders.dedupe_window_s",
+					 oc->coids[i]);
+				proxy_refuse(rq, name, snap.order_group_id, &oc->orders[i], "order_already_exists",
+					     m, extra, NULL);
+			}
+			free(oc);
+			return -1;
+		}
+		oc->dedupe_claimed = 1;
+	}
 	*out = oc;
 	rq->metrics_route = METRICS_ROUTE_ORDER;
 	return 0;
