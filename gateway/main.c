@@ -17,6 +17,7 @@
 #include "gateway/sessions.h"
 #include "policy/identity.h"
 #include "upstream/client.h"
+#include "upstream/presign.h"
 #include "upstream/ratelimit.h"
 #include "upstream/signer.h"
 #include "upstream/verify.h"
@@ -420,6 +421,8 @@ int main(int argc, char **argv)
 	gw.up.on_sign = metrics_sign;
 	gw.up.on_conn = metrics_upstream_conn;
 	gw.up.on_handshakes = metrics_tls_handshakes;
+	gw.up.on_presign = metrics_presign;
+	gw.up.presign = presign_start(gw.signer, conf->upstream.presign_max_age_ms);
 	{
 		const char **names = calloc(conf->client_count + 2, sizeof *names);
 		size_t n = 0;
@@ -504,6 +507,7 @@ out_stop:
 	ops_probe_stop(&gw);
 	server_free(srv);
 out_curl:
+	presign_stop(gw.up.presign);
 	sessions_free(gw.sessions);
 	audit_close(gw.audit);
 	ratelimit_free(gw.ratelimit);

@@ -1,5 +1,6 @@
 /* client: see client.h. */
 #include "upstream/client.h"
+#include "upstream/presign.h"
 #include "upstream/signer.h"
 
 #include <errno.h>
@@ -154,11 +155,21 @@ static int client_sign(const struct upstream_opts *o, const struct upstream_requ
 
 	int64_t t0 = client_now_us();
 
-	if (signer_sign(o->signer, ts, r->method, r->path, r->path_len, sig, sizeof sig,
-			err, errlen) < 0)
-		return -1;
-	if (o->on_sign)
-		o->on_sign((long)(client_now_us() - t0));
+	int pre = o->presign ? presign_take(o->presign, r->method, r->path, r->path_len, &ts, sig,
+					    sizeof sig) : -1;
+
+	if (pre == 1) {
+		if (o->on_presign)
+			o->on_presign(1);
+	} else {
+		if (pre == 0 && o->on_presign)
+			o->on_presign(0);
+		if (signer_sign(o->signer, ts, r->method, r->path, r->path_len, sig, sizeof sig,
+				err, errlen) < 0)
+			return -1;
+		if (o->on_sign)
+			o->on_sign((long)(client_now_us() - t0));
+	}
 	*ts_out = ts;
 	snprintf(line, sizeof line, "KALSHI-ACCESS-KEY: %s", o->key_id);
 	if (!(nl = curl_slist_append(*list, line)))

@@ -27,10 +27,12 @@ struct upstream_opts {
 	long connect_timeout_ms, timeout_ms;
 	long max_connections;
 	long max_response_bytes;
+	struct presign *presign;     /* ready signatures for order paths, or NULL */
 	/* observers for metrics (may be NULL; called from any thread) */
 	void (*on_sign)(long us);          /* one signature made */
 	void (*on_conn)(int delta);        /* connection opened (+1) / closed (-1) */
 	void (*on_handshakes)(long n);     /* new TLS connections made */
+	void (*on_presign)(int hit);       /* a pre-signed signature used (1) or missing (0) */
 };
 
 enum upstream_outcome {
