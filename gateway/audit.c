@@ -107,6 +107,7 @@ static void *audit_main(void *arg)
 	struct audit *a = arg;
 	struct timespec last, now;
 
+	pthread_setname_np(pthread_self(), "gw-audit");
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	for (;;) {
 		struct audit_item *batch;

@@ -289,6 +289,7 @@ static void *ops_probe_main(void *arg)
 	struct gw *gw = arg;
 	int64_t next_limits = 0;
 
+	pthread_setname_np(pthread_self(), "gw-probe");
 	for (;;) {
 		struct timespec until;
 		ops_probe_once(gw);
@@ -309,6 +310,7 @@ static void *ops_probe_main(void *arg)
 		}
 		pthread_mutex_unlock(&ops_probe_lock);
 	}
+	upstream_blocking_thread_done();
 	return NULL;
 }
 

@@ -746,7 +746,10 @@ static void *loop_main(void *arg)
 {
 	struct loop *l = arg;
 	struct epoll_event evs[64];
+	char tname[16];
 
+	snprintf(tname, sizeof tname, "gw-loop-%d", l->id % 100);
+	pthread_setname_np(pthread_self(), tname);
 	for (;;) {
 		long timeout = 1000, ct;
 		MHD_UNSIGNED_LONG_LONG mt;

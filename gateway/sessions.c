@@ -1938,6 +1938,7 @@ static void *sess_main(void *arg)
 {
 	struct sessions *s = arg;
 
+	pthread_setname_np(pthread_self(), "gw-sessions");
 	sess_reconcile(s);
 	for (;;) {
 		struct job *j = sess_next_job(s, sess_idle_ms(s));
@@ -1979,6 +1980,7 @@ static void *sess_main(void *arg)
 	}
 	if (s->gw->conf->session.halt_on_shutdown)
 		sess_halt_all_on_stop(s);
+	upstream_blocking_thread_done();
 	return NULL;
 }
 

@@ -114,6 +114,7 @@ struct ws_conn {
 	/* edge-triggered readiness: set by epoll events, cleared when a call
 	 * would block, so the pump only calls what can make progress */
 	int c_rd, c_wr, u_rd, u_wr;
+	int c_hup, u_hup;                  /* the peer's FIN was seen: read to EOF */
 	int reason;                        /* enum ws_close_reason, -1 = none yet */
 	int64_t linger_ms, last_ms, opened_ms;
 	long long bytes_up, bytes_down;
@@ -194,6 +195,8 @@ static void ws_wake(struct ws *w)
 	}
 }
 
+/* Drops one reference; the last frees the connection's memory (its
+ * sockets are closed by then). Any thread. */
 static void ws_conn_unref(struct ws_conn *c)
 {
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
@@ -331,6 +334,7 @@ struct ws_fwd {
 	int over;
 };
 
+/* MHD_KeyValueIterator over the request headers: collects the ones above. */
 static enum MHD_Result ws_fwd_cb(void *cls, enum MHD_ValueKind kind, const char *key,
 				 const char *value)
 {
@@ -399,18 +403,21 @@ static void ws_refuse_early(struct request *rq, enum ws_refuse_reason why, const
 }
 
 /* Completion of the request (loop thread): a connection never upgraded is
- * dropped by the pump and stops holding the loop. */
+ * dropped by the pump and stops holding the loop. After ws_stop (a request
+ * completed by MHD_stop_daemon) there is no pump to tell. */
 static void ws_ctx_free(void *p)
 {
 	struct ws_conn *c = p;
 	struct ws *w = ws_g;
 
 	if (!c->upgraded) {
-		pthread_mutex_lock(&w->lock);
-		c->ev_abandoned = 1;
-		ws_post_locked(w, c);
-		pthread_mutex_unlock(&w->lock);
-		ws_wake(w);
+		if (w) {
+			pthread_mutex_lock(&w->lock);
+			c->ev_abandoned = 1;
+			ws_post_locked(w, c);
+			pthread_mutex_unlock(&w->lock);
+			ws_wake(w);
+		}
 		request_unhold(c->loop, NULL);
 	}
 	ws_conn_unref(c);
@@ -933,6 +940,8 @@ struct ws_head_info {
 	struct MHD_Response *resp;  /* headers copied into it when set */
 };
 
+/* ws_head_each callback: notes the framing headers and copies the others
+ * into hi->resp when set. */
 static int ws_head_scan(void *ud, const char *name, const char *value)
 {
 	struct ws_head_info *hi = ud;
@@ -1051,11 +1060,14 @@ static void ws_answer_switch(struct ws *w, struct ws_conn *c, size_t head_len)
 	request_resume_external(rq);
 }
 
-/* Appends n bytes to buffer b (allocating it). Caller checks room. */
+/* Appends n bytes to buffer b (allocating it). -1 when out of memory or
+ * when they do not fit. */
 static int ws_buf_put(struct ws_buf *b, const char *p, size_t n)
 {
 	if (!n)
 		return 0;
+	if (n > WS_BUF_CAP - (b->end - b->start))
+		return -1;
 	if (!b->data && !(b->data = malloc(WS_BUF_CAP)))
 		return -1;
 	if (b->end + n > WS_BUF_CAP) {
@@ -1320,8 +1332,10 @@ static size_t ws_fill(struct ws_conn *c, int upstream, struct ws_buf *b, size_t 
 		got += (size_t)r;
 		atomic_fetch_add(&ws_buffered, (long)r);
 		/* a short read of a plain socket drained it: new data brings a
-		 * new edge (TLS may hold decrypted bytes: read to WANT_READ) */
-		if ((size_t)r < room && !(upstream && c->ssl)) {
+		 * new edge. Not when the peer's FIN came with the data (no edge
+		 * will follow: read on to the EOF), nor with TLS (decrypted
+		 * bytes may wait in OpenSSL: read to WANT_READ). */
+		if ((size_t)r < room && !(upstream && c->ssl) && !(upstream ? c->u_hup : c->c_hup)) {
 			*ready = 0;
 			break;
 		}
@@ -1487,7 +1501,11 @@ static void ws_on_upgraded(struct ws *w, struct ws_conn *c, int sock,
 		return;
 	}
 	if (extra_len) {
-		ws_buf_put(&c->up, extra, extra_len);
+		if (ws_buf_put(&c->up, extra, extra_len) < 0) {
+			free(extra);
+			ws_finish(w, c, WS_CLOSE_CLIENT_ERROR);
+			return;
+		}
 		c->bytes_up += (long long)extra_len;
 		atomic_fetch_add(&ws_bytes_up, (long long)extra_len);
 	}
@@ -1614,11 +1632,15 @@ static void *ws_pump_main(void *arg)
 				continue;
 			}
 			if (e->upstream) {
+				if (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					e->c->u_hup = 1;
 				if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 					e->c->u_rd = 1;
 				if (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 					e->c->u_wr = 1;
 			} else {
+				if (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					e->c->c_hup = 1;
 				if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 					e->c->c_rd = 1;
 				if (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))

@@ -25,6 +25,7 @@ struct upstream_pool {
 struct upstream_xfer {
 	struct upstream_pool *pool;
 	const struct upstream_opts *opts;
+	int borrowed;                /* easy handle owned by the calling thread */
 	struct upstream_xfer *prev, *next;
 	CURL *easy;
 	struct curl_slist *req_headers;
@@ -217,7 +218,7 @@ static void client_xfer_free(struct upstream_xfer *x)
 {
 	if (!x)
 		return;
-	if (x->easy)
+	if (x->easy && !x->borrowed)
 		curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->req_headers);
 	free(x->url);
@@ -232,7 +233,7 @@ static void client_xfer_free(struct upstream_xfer *x)
  * Returns a new transfer or NULL with err filled.
  */
 static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
-					     const struct upstream_request *r,
+					     const struct upstream_request *r, CURL *reuse,
 					     char *err, size_t errlen)
 {
 	struct upstream_xfer *x = calloc(1, sizeof *x);
@@ -270,7 +271,13 @@ static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
 	if (r->sign && o->signer && o->key_id &&
 	    client_sign(o, r, &x->req_headers, &x->resp.signed_ts_ms, err, errlen) < 0)
 		goto fail;
-	if (!(e = x->easy = curl_easy_init())) {
+	if (reuse) {
+		/* a background thread's own handle: its connection cache keeps
+		 * the upstream connection (and TLS session) between calls */
+		curl_easy_reset(reuse);
+		x->borrowed = 1;
+	}
+	if (!(e = x->easy = reuse ? reuse : curl_easy_init())) {
 		snprintf(err, errlen, "cannot create a curl handle");
 		goto fail;
 	}
@@ -459,7 +466,7 @@ struct upstream_xfer *upstream_pool_start(struct upstream_pool *p,
 					  upstream_done_fn done, void *ud,
 					  char *err, size_t errlen)
 {
-	struct upstream_xfer *x = client_xfer_new(p->opts, r, err, errlen);
+	struct upstream_xfer *x = client_xfer_new(p->opts, r, NULL, err, errlen);
 	CURLMcode mc;
 
 	if (!x)
@@ -548,13 +555,27 @@ void upstream_pool_free(struct upstream_pool *p)
 	free(p);
 }
 
+/* One handle per background thread, kept for its lifetime. */
+static _Thread_local CURL *tl_easy;
+
+void upstream_blocking_thread_done(void)
+{
+	if (tl_easy) {
+		curl_easy_cleanup(tl_easy);
+		tl_easy = NULL;
+	}
+}
+
 void upstream_blocking(const struct upstream_opts *o, const struct upstream_request *r,
 		       struct upstream_response *resp)
 {
 	char err[256];
-	struct upstream_xfer *x = client_xfer_new(o, r, err, sizeof err);
+	struct upstream_xfer *x;
 	CURLcode rc;
 
+	if (!tl_easy)
+		tl_easy = curl_easy_init();
+	x = client_xfer_new(o, r, tl_easy, err, sizeof err);
 	memset(resp, 0, sizeof *resp);
 	if (!x) {
 		resp->outcome = UPSTREAM_INTERNAL;

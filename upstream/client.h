@@ -129,6 +129,10 @@ void upstream_blocking(const struct upstream_opts *o, const struct upstream_requ
  * header (second resolution); returns 0 and *skew_s, or -1 when absent. */
 int upstream_clock_skew(const struct upstream_response *r, long *skew_s);
 
+/* Releases the calling thread's upstream_blocking handle (and its
+ * connections); call when a background thread ends. */
+void upstream_blocking_thread_done(void);
+
 /* Global curl initialisation; call once at start-up before any thread. */
 int upstream_global_init(char *err, size_t errlen);
 void upstream_global_cleanup(void);

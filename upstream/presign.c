@@ -45,6 +45,7 @@ static void *presign_main(void *arg)
 	struct presign *p = arg;
 	int64_t last_ts = 0;
 
+	pthread_setname_np(pthread_self(), "gw-presign");
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		int64_t now = presign_now(), fresh = now - p->max_age_ms / 2;
