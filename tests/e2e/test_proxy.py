@@ -109,7 +109,7 @@ class ProxyPassThroughTest(ProxyBase):
         self.assertEqual(got[0]["headers"].get("content-type"), "application/json")
 
     def test_client_credentials_and_hop_by_hop_headers_dropped(self):
-        st, _, raw = self.gw.request("GET", "/trade-api/v2/portfolio/balance", headers={
+        st, _, raw = self.gw.request("GET", "/trade-api/v2/portfolio/positions", headers={
             "KALSHI-ACCESS-KEY": "the-bots-own-key",
             "KALSHI-ACCESS-SIGNATURE": "bm90IGEgc2lnbmF0dXJl",
             "KALSHI-ACCESS-TIMESTAMP": "1",
@@ -120,7 +120,7 @@ class ProxyPassThroughTest(ProxyBase):
             "X-Bot-Name": "alpha",
         })
         self.assertEqual(st, 200, raw)
-        r = find(self.mock.requests(), "GET", "/trade-api/v2/portfolio/balance")[-1]
+        r = find(self.mock.requests(), "GET", "/trade-api/v2/portfolio/positions")[-1]
         h = r["headers"]
         self.assertTrue(r["sig_valid"])
         self.assertEqual(h["kalshi-access-key"], "test-key-id")
