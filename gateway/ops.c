@@ -276,7 +276,9 @@ static void ops_probe_once(struct gw *gw)
 	gw->trading_active = trading;
 	gw->clock_skew_s = skew;
 	snprintf(gw->probe_error, sizeof gw->probe_error, "%s", why);
-	check_key = gw->probe_ok && !gw->key_checked && gw->signer;
+	/* a 401 on the probe is already the key speaking: check it clearly */
+	check_key = (gw->probe_ok || (resp.outcome == UPSTREAM_OK && resp.status == 401)) &&
+		    !gw->key_checked && gw->signer;
 	pthread_mutex_unlock(&gw->ready_lock);
 	upstream_response_release(&resp);
 	if (check_key)
