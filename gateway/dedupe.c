@@ -97,7 +97,7 @@ static struct dd_entry **dd_find(struct dedupe *d, const char *id)
 
 int dedupe_claim(struct dedupe *d, const char *id, int64_t now_ms, char *order_id, size_t cap)
 {
-	struct dd_entry **pp, *e;
+	struct dd_entry **pp, *e = NULL;
 	size_t b;
 	int rc = 0;
 
@@ -114,8 +114,7 @@ int dedupe_claim(struct dedupe *d, const char *id, int64_t now_ms, char *order_i
 		(*pp)->at_ms = now_ms;
 		(*pp)->order_id[0] = '\0';
 	} else if (d->count >= d->max || !(e = calloc(1, sizeof *e)) || !(e->id = strdup(id))) {
-		if (d->count < d->max)
-			free(e);
+		free(e);   /* NULL when full or when calloc failed */
 		rc = -1;
 	} else {
 		e->at_ms = now_ms;
