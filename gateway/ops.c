@@ -6,6 +6,7 @@
 #include "gateway/reply.h"
 #include "gateway/request.h"
 #include "gateway/sessions.h"
+#include "gateway/ws.h"
 #include "gateway/ui.h"
 #include "policy/identity.h"
 #include "upstream/ratelimit.h"
@@ -123,6 +124,18 @@ static void ops_metrics(struct request *rq)
 
 	if (rq->gw->sessions)
 		extra = sessions_metrics_text(rq->gw->sessions);
+	{
+		char *ws = ws_metrics_text();
+		if (ws) {
+			size_t el = extra ? strlen(extra) : 0, wl = strlen(ws);
+			char *both = realloc(extra, el + wl + 1);
+			if (both) {
+				memcpy(both + el, ws, wl + 1);
+				extra = both;
+			}
+			free(ws);
+		}
+	}
 	if (metrics_render(&buf, &len, &cap, extra) < 0) {
 		free(buf);
 		free(extra);

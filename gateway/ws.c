@@ -110,7 +110,7 @@ struct ws_conn {
 	int cfd;
 	struct MHD_UpgradeResponseHandle *urh;
 	struct ws_buf up, down;            /* client->upstream, upstream->client */
-	int c_eof, u_eof, c_shut, u_shut, c_err, u_err;
+	int c_eof, u_eof, c_err, u_err;
 	/* edge-triggered readiness: set by epoll events, cleared when a call
 	 * would block, so the pump only calls what can make progress */
 	int c_rd, c_wr, u_rd, u_wr;
@@ -597,13 +597,18 @@ static void ws_close_upstream(struct ws *w, struct ws_conn *c)
 		return;
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
 	if (c->ssl) {
-		if (c->state >= WS_SEND && !c->u_shut) {
+		if (c->state >= WS_SEND) {
 			ERR_clear_error();
-			SSL_shutdown(c->ssl);
+			SSL_shutdown(c->ssl);   /* close_notify */
 		}
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 		ERR_clear_error();
+	} else {
+		/* unread input would turn the close into a reset */
+		for (int i = 0; i < 16; i++)
+			if (recv(c->ufd, w->scratch, WS_BUF_CAP, MSG_DONTWAIT) <= 0)
+				break;
 	}
 	close(c->ufd);
 	c->ufd = -1;
@@ -635,8 +640,7 @@ static void ws_finish(struct ws *w, struct ws_conn *c, int reason)
 		for (int i = 0; i < 16; i++)
 			if (recv(c->cfd, w->scratch, WS_BUF_CAP, MSG_DONTWAIT) <= 0)
 				break;
-		if (!c->c_shut)
-			shutdown(c->cfd, SHUT_WR);
+		shutdown(c->cfd, SHUT_WR);   /* FIN after what was sent */
 		c->cfd = -1;
 	}
 	if (c->urh) {
@@ -1382,7 +1386,8 @@ static size_t ws_flush(struct ws_conn *c, int upstream, struct ws_buf *b)
 	return put;
 }
 
-/* Notes the first side to end and starts the linger. */
+/* Notes the first side to end and starts the linger (the most time given
+ * to pass on what it sent before it ended). */
 static void ws_first_end(struct ws_conn *c, int reason)
 {
 	if (c->reason < 0)
@@ -1394,8 +1399,8 @@ static void ws_first_end(struct ws_conn *c, int reason)
 /*
  * Moves bytes both ways until every side would block, a buffer is full
  * with its reader blocked, or WS_STEP_BYTES moved (then c stays ready for
- * the next pass). Passes an EOF on once its direction is flushed; ends c
- * when both directions are done or on an error.
+ * the next pass). Ends c on an error, or once a side that reached its EOF
+ * has had its bytes passed on.
  */
 static void ws_step_relay(struct ws *w, struct ws_conn *c, int *again)
 {
@@ -1409,7 +1414,7 @@ static void ws_step_relay(struct ws *w, struct ws_conn *c, int *again)
 			atomic_fetch_add(&ws_bytes_down, (long long)n);
 			step += n;
 		}
-		if (c->down.end > c->down.start && !c->c_err && !c->c_shut)
+		if (c->down.end > c->down.start && !c->c_err)
 			step += ws_flush(c, 0, &c->down);
 		if (!c->c_eof && !c->c_err && !c->u_err) {
 			n = ws_fill(c, 0, &c->up, WS_STEP_BYTES);
@@ -1417,7 +1422,7 @@ static void ws_step_relay(struct ws *w, struct ws_conn *c, int *again)
 			atomic_fetch_add(&ws_bytes_up, (long long)n);
 			step += n;
 		}
-		if (c->up.end > c->up.start && !c->u_err && !c->u_shut)
+		if (c->up.end > c->up.start && !c->u_err)
 			step += ws_flush(c, 1, &c->up);
 		moved += step;
 		if (!step)
@@ -1433,27 +1438,20 @@ static void ws_step_relay(struct ws *w, struct ws_conn *c, int *again)
 		ws_finish(w, c, c->c_err ? WS_CLOSE_CLIENT_ERROR : WS_CLOSE_UPSTREAM_ERROR);
 		return;
 	}
+	/* a WebSocket peer that ends its TCP connection is done: once what it
+	 * sent is passed on, both sides close (the linger bounds the wait) */
 	if (c->u_eof) {
 		ws_first_end(c, WS_CLOSE_UPSTREAM);
-		if (!c->c_shut && c->down.end == c->down.start) {
-			shutdown(c->cfd, SHUT_WR);
-			c->c_shut = 1;
+		if (c->down.end == c->down.start) {
+			ws_finish(w, c, c->reason);
+			return;
 		}
 	}
 	if (c->c_eof) {
 		ws_first_end(c, WS_CLOSE_CLIENT);
-		if (!c->u_shut && c->up.end == c->up.start) {
-			if (c->ssl) {
-				ERR_clear_error();
-				SSL_shutdown(c->ssl);
-				ERR_clear_error();
-			}
-			shutdown(c->ufd, SHUT_WR);
-			c->u_shut = 1;
-		}
+		if (c->up.end == c->up.start)
+			ws_finish(w, c, c->reason);
 	}
-	if (c->c_shut && c->u_shut)
-		ws_finish(w, c, c->reason);
 }
 
 /* The client socket arrived (after the 101): start relaying, or close it

@@ -23,10 +23,11 @@
  *
  * Invariants: at most WS_BUF_CAP bytes are buffered per connection and
  * direction; a full buffer stops reading the side that fills it, so a slow
- * reader pushes back through TCP to the sender and never grows memory. The
- * end of one side (EOF) is passed on after the buffered bytes (FIN to the
- * other side); an error on either side closes both. A connection with no
- * byte either way for ws.idle_timeout_s is closed. At gateway stop every
+ * reader pushes back through TCP to the sender and never grows memory. When
+ * one side ends its connection, what it sent is passed on (for at most 3 s)
+ * and then both sides close: FIN to the client, close_notify and FIN to the
+ * upstream; an error on either side closes both at once. A connection with
+ * no byte either way for ws.idle_timeout_s is closed. At gateway stop every
  * relayed connection is closed and every suspended upgrade answered, so no
  * loop waits on the relay.
  */

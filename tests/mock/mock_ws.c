@@ -61,6 +61,7 @@ static struct {
 	int last_close_code;
 } ws_st;
 
+/* Monotonic microseconds. */
 static int64_t ws_now_us(void)
 {
 	struct timespec ts;
