@@ -160,9 +160,15 @@ static void check_field(const struct gw_conf *c, const struct conf_field *f)
 			CHECK(strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0);
 			CHECK(auth != NULL && strpbrk(auth + 3, "/?#@") == NULL);
 		}
-		if (f->type == CONF_T_WS_URL)
+		if (f->type == CONF_T_WS_URL) {
+			/* no userinfo: an '@' may stand in the path (RFC 3986 pchar),
+			 * never in the authority */
+			const char *auth = strstr(s, "://");
+			size_t alen = auth ? strcspn(auth + 3, "/?") : 0;
 			CHECK((strncmp(s, "wss://", 6) == 0 || strncmp(s, "ws://", 5) == 0) &&
-			      strchr(s, '#') == NULL && strchr(s, '@') == NULL);
+			      strchr(s, '#') == NULL && auth != NULL &&
+			      memchr(auth + 3, '@', alen) == NULL);
+		}
 		break;
 	case CONF_T_HOSTS:
 		CHECK(has != NULL);
