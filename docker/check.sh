@@ -491,6 +491,15 @@ def check_entrypoint(doc, tmp):
             os.chown(path, IMAGE_UID, IMAGE_UID)
 
     os.chmod(tmp, 0o755)
+    # the image's user (uid 10001) must be able to read the script and the
+    # binary even when the checkout lives in a private directory (a CI
+    # clone under a 0700 folder): run copies from the world-readable tmp
+    entry_copy = os.path.join(tmp, "entrypoint.sh")
+    gw_copy = os.path.join(tmp, "kalshi-gateway")
+    shutil.copy2(ENTRY, entry_copy)
+    shutil.copy2(GW, gw_copy)
+    os.chmod(entry_copy, 0o755)
+    os.chmod(gw_copy, 0o755)
     key = os.path.join(tmp, "team.pem")
     pub = os.path.join(tmp, "team.pub.pem")
     run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key], check=True)
@@ -527,14 +536,14 @@ def check_entrypoint(doc, tmp):
         if not check(mock_url is not None, "mock exchange started"):
             return
         base = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "KALSHI_"))}
-        base.update({"GATEWAY_BIN": GW, "KALSHI_UPSTREAM_URL": mock_url, "KALSHI_API_KEY_ID": key_id,
+        base.update({"GATEWAY_BIN": gw_copy, "KALSHI_UPSTREAM_URL": mock_url, "KALSHI_API_KEY_ID": key_id,
                      "NO_PROXY": "*"})
         prefix = ["setpriv", "--reuid=%d" % IMAGE_UID, "--regid=%d" % IMAGE_UID, "--clear-groups", "--"] if as_image_user else []
 
         def entry(args, env, **kw):
             e = dict(base)
             e.update(env)
-            return run(prefix + ["sh", ENTRY] + args, env=e, timeout=30, **kw)
+            return run(prefix + ["sh", entry_copy] + args, env=e, timeout=30, **kw)
 
         port = free_port()
         listen = "0.0.0.0:%d" % port
@@ -588,7 +597,7 @@ def check_entrypoint(doc, tmp):
         e = dict(base)
         e.update(env)
         log = open(os.path.join(tmp, "gateway.log"), "w+")
-        gw = subprocess.Popen(prefix + ["sh", ENTRY], env=e, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        gw = subprocess.Popen(prefix + ["sh", entry_copy], env=e, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         procs.append(gw)
         healthy = False
         deadline = time.time() + 15
@@ -646,7 +655,7 @@ def check_entrypoint(doc, tmp):
             e = dict(base)
             e.update(env)
             log2 = open(os.path.join(tmp, "gateway-pid1.log"), "w+")
-            u = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc"] + prefix + ["sh", ENTRY], env=e,
+            u = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc"] + prefix + ["sh", entry_copy], env=e,
                                  stdout=log2, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             procs.append(u)
             child, healthy = None, False
