@@ -664,6 +664,9 @@ static int64_t sess_intent_settle_ms(const struct sessions *s)
 	return s->gw->conf->upstream.connect_timeout_ms + s->gw->conf->upstream.timeout_ms + 1000;
 }
 
+/* Removes intent `id` from the table. Caller holds the lock. */
+static void sess_drop_intent_locked(struct sessions *s, const char *id);
+
 /*
  * Resolves unfinished group creations: any group that appeared after the
  * intent was recorded, has the intent's contracts limit and that no session
@@ -732,14 +735,7 @@ static size_t sess_resolve_intents(struct sessions *s)
 			continue;
 		}
 		pthread_mutex_lock(&s->lock);
-		for (size_t n = 0; n < s->nint; n++)
-			if (strcmp(s->intents[n].id, it.id) == 0) {
-				json_decref(s->intents[n].before);
-				memmove(&s->intents[n], &s->intents[n + 1],
-					(s->nint - n - 1) * sizeof *s->intents);
-				s->nint--;
-				break;
-			}
+		sess_drop_intent_locked(s, it.id);
 		pthread_mutex_unlock(&s->lock);
 		sess_persist(s);
 	}
@@ -1078,13 +1074,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	pthread_mutex_lock(&s->lock);
 	if (sess_grow((void **)&s->act, &s->capact, s->nact, sizeof *s->act) == 0)
 		s->act[s->nact++] = ss;
-	for (size_t n = 0; n < s->nint; n++)
-		if (strcmp(s->intents[n].id, it.id) == 0) {
-			json_decref(s->intents[n].before);
-			memmove(&s->intents[n], &s->intents[n + 1], (s->nint - n - 1) * sizeof *s->intents);
-			s->nint--;
-			break;
-		}
+	sess_drop_intent_locked(s, it.id);
 	pthread_mutex_unlock(&s->lock);
 	if (sess_persist(s) < 0) {
 		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
@@ -1098,13 +1088,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	return;
 drop_intent:
 	pthread_mutex_lock(&s->lock);
-	for (size_t n = 0; n < s->nint; n++)
-		if (strcmp(s->intents[n].id, it.id) == 0) {
-			json_decref(s->intents[n].before);
-			memmove(&s->intents[n], &s->intents[n + 1], (s->nint - n - 1) * sizeof *s->intents);
-			s->nint--;
-			break;
-		}
+	sess_drop_intent_locked(s, it.id);
 	pthread_mutex_unlock(&s->lock);
 	sess_persist(s);
 }
