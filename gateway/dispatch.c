@@ -37,25 +37,6 @@ void dispatch_free(void *p)
 	free(d);
 }
 
-/* The queue a request waits in. */
-static int dispatch_prio_of(const struct route_info *ri)
-{
-	switch (ri->kind) {
-	case ROUTE_CANCEL:
-	case ROUTE_BATCH_CANCEL:
-	case ROUTE_DECREASE:
-	case ROUTE_CANCEL_ALL:
-		return DISPATCH_PRIO_CANCEL;
-	case ROUTE_GROUP_MUTATION:
-		return DISPATCH_PRIO_SESSION;
-	case ROUTE_READ:
-	case ROUTE_API_KEYS:
-		return DISPATCH_PRIO_READ;
-	default:
-		return DISPATCH_PRIO_WRITE;
-	}
-}
-
 static void dispatch_done(void *ud, struct upstream_response *resp);
 
 /* Starts the transfer (signing now). Returns 0, or -1 when answered. */
@@ -185,12 +166,16 @@ int dispatch_send(struct request *rq, const struct upstream_request *ur,
 	d->ur = *ur;
 	d->headers = headers;
 	d->done = done;
-	d->prio = dispatch_prio_of(ri);
+	d->prio = (int)fairq_prio_of(ri);
 	d->is_read = ri->kind == ROUTE_READ;
 	d->deadline_ms = now + rq->gw->conf->rate_limit.max_queue_ms;
 	d->give_up_ms = now + rq->gw->conf->upstream.timeout_ms;
 	d->jitter = (uint64_t)now ^ (uint64_t)(uintptr_t)rq;
-	ratelimit_cost(ri, n_orders, &d->bucket, &d->cost);
+	if (rq->gw->ratelimit)
+		ratelimit_request_cost(rq->gw->ratelimit, ur->method, ur->path, ur->path_len, ri,
+				       n_orders, &d->bucket, &d->cost);
+	else
+		ratelimit_cost(ri, n_orders, &d->bucket, &d->cost);
 	dispatch_free(rq->dispatch);
 	rq->dispatch = d;
 	if (!rq->gw->ratelimit ||
@@ -207,4 +192,17 @@ int dispatch_send(struct request *rq, const struct upstream_request *ur,
 	request_suspend(rq);
 	request_park(rq, d->prio);
 	return 0;
+}
+
+void dispatch_charge(struct gw *gw, const char *method, const char *path, size_t path_len)
+{
+	struct route_info ri;
+	enum rl_bucket b;
+	int64_t cost;
+
+	if (!gw->ratelimit)
+		return;
+	route_classify(method, path, path_len, &ri);
+	ratelimit_request_cost(gw->ratelimit, method, path, path_len, &ri, 1, &b, &cost);
+	ratelimit_take(gw->ratelimit, b, cost, gw_now_ms(), 1, NULL);
 }

@@ -17,7 +17,7 @@
  * request's time. A 429 from the exchange empties the local bucket so the
  * whole team backs off together.
  *
- * Loop thread only.
+ * Loop thread only (dispatch_charge: any thread).
  */
 #ifndef GATEWAY_DISPATCH_H
 #define GATEWAY_DISPATCH_H
@@ -26,16 +26,19 @@
 #include <stdint.h>
 
 #include "policy/route.h"
+#include "upstream/fairq.h"
 #include "upstream/client.h"
 
+struct gw;
 struct request;
 
+/* The queues, highest priority first (upstream/fairq.h chooses). */
 enum dispatch_prio {
-	DISPATCH_PRIO_SESSION = 0,
-	DISPATCH_PRIO_CANCEL,
-	DISPATCH_PRIO_WRITE,
-	DISPATCH_PRIO_READ,
-	DISPATCH_PRIO_COUNT
+	DISPATCH_PRIO_SESSION = FAIRQ_SESSION,
+	DISPATCH_PRIO_CANCEL = FAIRQ_CANCEL,
+	DISPATCH_PRIO_WRITE = FAIRQ_WRITE,
+	DISPATCH_PRIO_READ = FAIRQ_READ,
+	DISPATCH_PRIO_COUNT = FAIRQ_PRIO_COUNT
 };
 
 /*
@@ -52,6 +55,15 @@ int dispatch_send(struct request *rq, const struct upstream_request *ur,
  * Returns 1 when it left the queue (started, or answered 429 at its
  * deadline), 0 when it must wait (*wait_ms set). */
 int dispatch_try(struct request *rq, int64_t now_ms, int64_t *wait_ms);
+
+/*
+ * Charges a call the gateway makes on its own (session calls from the
+ * sessions worker, legacy translation's follow-ups, the limits fetch) to
+ * the shared budget: the cost is deducted at once, the bucket may go
+ * negative (later requests then wait), and the call never waits - a kill
+ * switch must never queue behind orders. Any thread.
+ */
+void dispatch_charge(struct gw *gw, const char *method, const char *path, size_t path_len);
 
 /* Frees a request's dispatch state (request_release calls it). */
 void dispatch_free(void *d);

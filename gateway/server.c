@@ -51,7 +51,7 @@ struct loop {
 	atomic_int xsuspended;       /* requests out on other threads */
 	struct request *parked[DISPATCH_PRIO_COUNT];      /* rate-budget queues (FIFO) */
 	struct request *parked_tail[DISPATCH_PRIO_COUNT];
-	const char *last_served[DISPATCH_PRIO_COUNT];      /* for turns between clients */
+	struct fairq fair[DISPATCH_PRIO_COUNT];            /* turns between clients (upstream/fairq.h) */
 	int64_t park_wake_ms;        /* when to look at the queues again; 0 = none */
 	size_t live;                 /* request structs allocated */
 	int quiesced;
@@ -394,16 +394,20 @@ void request_unpark(struct request *rq)
 	rq->park_prio = -1;
 }
 
-/* Whether two client names are the same client (NULL = anonymous). */
-static int loop_same_client(const char *a, const char *b)
+/* fairq_pick's view of a parked request. */
+static void *loop_park_next(void *rq)
 {
-	return a == b || (a && b && strcmp(a, b) == 0);
+	return ((struct request *)rq)->park_next;
+}
+
+static const char *loop_park_client(void *rq)
+{
+	return ((struct request *)rq)->client;
 }
 
 /*
  * Serves the rate-budget queues: priorities in order; within one, the
- * oldest request of a client other than the one served last (turns between
- * clients), else the oldest. A queue stops at the first request the budget
+ * oldest request of the least recently served client (upstream/fairq.h). A queue stops at the first request the budget
  * cannot take yet (order is kept). Requests past their deadline anywhere in
  * a queue are answered (dispatch_try does). Sets the next wake-up time.
  */
@@ -415,20 +419,13 @@ static void loop_serve_parked(struct loop *l)
 		return;
 	for (int p = 0; p < DISPATCH_PRIO_COUNT; p++) {
 		for (;;) {
-			struct request *rq = l->parked[p], *pick = NULL;
+			struct request *pick = fairq_pick(&l->fair[p], l->parked[p], loop_park_next,
+							  loop_park_client);
 			int64_t wait = 0;
-			int scanned = 0;
-			for (; rq && scanned < 64; rq = rq->park_next, scanned++)
-				if (!loop_same_client(rq->client, l->last_served[p])) {
-					pick = rq;
-					break;
-				}
-			if (!pick)
-				pick = l->parked[p];
 			if (!pick)
 				break;
 			if (dispatch_try(pick, now, &wait)) {
-				l->last_served[p] = pick->client;
+				fairq_served(&l->fair[p], pick->client);
 				request_unpark(pick);
 				continue;
 			}

@@ -1,8 +1,12 @@
 /* ratelimit: see ratelimit.h. */
 #include "upstream/ratelimit.h"
 
+#include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 /* The margin below the exchange's rates, in percent of them. */
 #define RL_MARGIN_PCT 90
@@ -20,6 +24,7 @@ struct ratelimit {
 	int started;        /* buckets filled once at the first configuration */
 	long burst_s;
 	struct rl_state b[2];
+	struct rl_costs *costs;  /* the exchange's costs; NULL = built-in rule */
 };
 
 void ratelimit_tier_rates(enum gw_tier tier, long *r, long *w)
@@ -94,6 +99,7 @@ void ratelimit_free(struct ratelimit *rl)
 	if (!rl)
 		return;
 	pthread_mutex_destroy(&rl->lock);
+	free(rl->costs);
 	free(rl);
 }
 
@@ -175,5 +181,205 @@ void ratelimit_level(struct ratelimit *rl, enum rl_bucket b, int64_t now_ms, int
 	*capacity = rl->b[b].cap_milli / 1000;
 	*per_s = rl->b[b].per_s;
 	*off = rl->off;
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* The API prefix paths may carry. */
+#define RL_API_PREFIX "/trade-api/v2"
+
+/* Skips the /trade-api/v2 prefix of a path, if it has it. */
+static const char *rl_strip(const char *path, size_t *len)
+{
+	size_t n = sizeof RL_API_PREFIX - 1;
+
+	if (*len >= n && memcmp(path, RL_API_PREFIX, n) == 0 && (*len == n || path[n] == '/')) {
+		*len -= n;
+		return path + n;
+	}
+	return path;
+}
+
+/* Reads one {"method","path","cost"} entry into e. */
+static int rl_costs_entry(const json_t *o, size_t i, struct rl_cost_entry *e, char *err,
+			  size_t errlen)
+{
+	const json_t *m = json_object_get(o, "method"), *p = json_object_get(o, "path");
+	const json_t *c = json_object_get(o, "cost");
+	const char *path;
+	size_t len;
+
+	if (!json_is_object(o) || !json_is_string(m) || !json_is_string(p)) {
+		snprintf(err, errlen, "endpoint_costs[%zu] must be {\"method\", \"path\", \"cost\"}", i);
+		return -1;
+	}
+	if (json_string_length(m) == 0 || json_string_length(m) >= sizeof e->method) {
+		snprintf(err, errlen, "endpoint_costs[%zu].method '%s' is not an HTTP method", i,
+			 json_string_value(m));
+		return -1;
+	}
+	len = json_string_length(p);
+	path = rl_strip(json_string_value(p), &len);
+	if (len == 0 || path[0] != '/' || len >= sizeof e->path) {
+		snprintf(err, errlen, "endpoint_costs[%zu].path must start with '/' and be under %d bytes",
+			 i, RL_COST_PATH);
+		return -1;
+	}
+	if (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) > 1000000) {
+		snprintf(err, errlen, "endpoint_costs[%zu].cost must be an integer from 0 to 1000000", i);
+		return -1;
+	}
+	snprintf(e->method, sizeof e->method, "%s", json_string_value(m));
+	memcpy(e->path, path, len);
+	e->path[len] = '\0';
+	e->cost = json_integer_value(c);
+	return 0;
+}
+
+int ratelimit_costs_parse(const char *body, size_t len, struct rl_costs *out, char *err,
+			  size_t errlen)
+{
+	json_error_t je;
+	json_t *j = json_loadb(body ? body : "", len, 0, &je), *d, *list, *o;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	if (!j) {
+		snprintf(err, errlen, "not JSON: %s", je.text);
+		return -1;
+	}
+	d = json_object_get(j, "default_cost");
+	list = json_object_get(j, "endpoint_costs");
+	if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 1000000) {
+		snprintf(err, errlen, "default_cost must be an integer from 1 to 1000000");
+		goto out;
+	}
+	if (!json_is_array(list)) {
+		snprintf(err, errlen, "endpoint_costs must be an array");
+		goto out;
+	}
+	if (json_array_size(list) > RL_COSTS_MAX) {
+		snprintf(err, errlen, "endpoint_costs has %zu entries, more than %d",
+			 json_array_size(list), RL_COSTS_MAX);
+		goto out;
+	}
+	out->default_cost = json_integer_value(d);
+	json_array_foreach(list, i, o) {
+		if (rl_costs_entry(o, i, &out->e[i], err, errlen) < 0)
+			goto out;
+	}
+	out->n = json_array_size(list);
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* Whether a pattern ("{x}" segments match any one segment) matches path
+ * (len bytes). Both start with '/'. */
+static int rl_path_match(const char *pat, const char *path, size_t len)
+{
+	const char *end = path + len;
+
+	while (*pat && path < end) {
+		const char *ps, *qs;
+		size_t pl, ql;
+		if (*pat != '/' || *path != '/')
+			return 0;
+		pat++;
+		path++;
+		ps = strchr(pat, '/');
+		ps = ps ? ps : pat + strlen(pat);
+		qs = memchr(path, '/', (size_t)(end - path));
+		qs = qs ? qs : end;
+		pl = (size_t)(ps - pat);
+		ql = (size_t)(qs - path);
+		if (pl >= 2 && pat[0] == '{' && pat[pl - 1] == '}') {
+			if (ql == 0)
+				return 0;
+		} else if (pl != ql || memcmp(pat, path, pl) != 0) {
+			return 0;
+		}
+		pat = ps;
+		path = qs;
+	}
+	return *pat == '\0' && path == end;
+}
+
+int ratelimit_costs_lookup(const struct rl_costs *c, const char *method, const char *path,
+			   size_t len, int64_t *cost)
+{
+	path = rl_strip(path, &len);
+	for (size_t i = 0; c && i < c->n; i++)
+		if (strcasecmp(c->e[i].method, method) == 0 && rl_path_match(c->e[i].path, path, len)) {
+			*cost = c->e[i].cost;
+			return 1;
+		}
+	return 0;
+}
+
+/* The single-item endpoint a batch is billed by, or NULL. */
+static const char *rl_batch_item(const struct route_info *ri, const char **method)
+{
+	switch (ri->kind) {
+	case ROUTE_BATCH_CREATE_V2:
+		*method = "POST";
+		return "/portfolio/events/orders";
+	case ROUTE_BATCH_CREATE_LEGACY:
+		*method = "POST";
+		return "/portfolio/orders";
+	case ROUTE_BATCH_CANCEL:
+		*method = "DELETE";
+		return ri->legacy ? "/portfolio/orders/x" : "/portfolio/events/orders/x";
+	default:
+		return NULL;
+	}
+}
+
+void ratelimit_cost_table(const struct rl_costs *c, const char *method, const char *path,
+			  size_t len, const struct route_info *ri, size_t n, enum rl_bucket *bucket,
+			  int64_t *cost)
+{
+	int64_t items = n ? (int64_t)n : 1, listed;
+	const char *im = NULL, *ip;
+
+	ratelimit_cost(ri, n, bucket, cost);
+	if (!c)
+		return;
+	if (ratelimit_costs_lookup(c, method, path, len, &listed)) {
+		*cost = rl_batch_item(ri, &im) ? listed * items : listed;
+		return;
+	}
+	ip = rl_batch_item(ri, &im);
+	if (ip && ratelimit_costs_lookup(c, im, ip, strlen(ip), &listed)) {
+		*cost = listed * items;
+		return;
+	}
+	*cost = *cost * c->default_cost / 10;
+}
+
+void ratelimit_set_costs(struct ratelimit *rl, const struct rl_costs *c)
+{
+	struct rl_costs *copy = NULL, *old;
+
+	if (c) {
+		copy = malloc(sizeof *copy);
+		if (!copy)
+			return;  /* out of memory: the previous costs stay */
+		memcpy(copy, c, sizeof *copy);
+	}
+	pthread_mutex_lock(&rl->lock);
+	old = rl->costs;
+	rl->costs = copy;
+	pthread_mutex_unlock(&rl->lock);
+	free(old);
+}
+
+void ratelimit_request_cost(struct ratelimit *rl, const char *method, const char *path,
+			    size_t len, const struct route_info *ri, size_t n,
+			    enum rl_bucket *bucket, int64_t *cost)
+{
+	pthread_mutex_lock(&rl->lock);
+	ratelimit_cost_table(rl->costs, method, path, len, ri, n, bucket, cost);
 	pthread_mutex_unlock(&rl->lock);
 }

@@ -47,6 +47,56 @@ void ratelimit_cost(const struct route_info *ri, size_t n_orders, enum rl_bucket
 		    int64_t *cost);
 
 /*
+ * The exchange's non-default endpoint costs (GET /account/endpoint_costs,
+ * kalshi-typescript GetAccountEndpointCostsResponse):
+ * {"default_cost": 10, "endpoint_costs": [{"method","path","cost"}]}.
+ * Paths may or may not start with /trade-api/v2; a "{...}" segment matches
+ * any one segment. A listed endpoint costs its cost (a listed batch
+ * endpoint: per item); an unlisted batch costs its single-item endpoint's
+ * cost per item when that is listed; anything else keeps the built-in rule
+ * (ratelimit_cost) scaled by default_cost / 10.
+ */
+#define RL_COSTS_MAX 128
+#define RL_COST_PATH 128
+
+struct rl_cost_entry {
+	char method[8];
+	char path[RL_COST_PATH];     /* without any /trade-api/v2 prefix */
+	int64_t cost;
+};
+
+struct rl_costs {
+	int64_t default_cost;
+	size_t n;
+	struct rl_cost_entry e[RL_COSTS_MAX];
+};
+
+/* Parses an endpoint_costs answer into out. Pure. Returns 0, or -1 with
+ * a message in err (out then unusable). */
+int ratelimit_costs_parse(const char *body, size_t len, struct rl_costs *out, char *err,
+			  size_t errlen);
+
+/* The listed cost of method + path (raw, no query; with or without the
+ * /trade-api/v2 prefix). Pure. Returns 1 and *cost when listed, else 0. */
+int ratelimit_costs_lookup(const struct rl_costs *c, const char *method, const char *path,
+			   size_t len, int64_t *cost);
+
+/* The bucket and cost of a request under the costs table c (NULL: the
+ * built-in rule). Pure. */
+void ratelimit_cost_table(const struct rl_costs *c, const char *method, const char *path,
+			  size_t len, const struct route_info *ri, size_t n_orders,
+			  enum rl_bucket *bucket, int64_t *cost);
+
+/* Installs the exchange's costs (copied); NULL goes back to the built-in
+ * rule. */
+void ratelimit_set_costs(struct ratelimit *rl, const struct rl_costs *c);
+
+/* ratelimit_cost_table under the installed costs. Thread-safe. */
+void ratelimit_request_cost(struct ratelimit *rl, const char *method, const char *path,
+			    size_t len, const struct route_info *ri, size_t n_orders,
+			    enum rl_bucket *bucket, int64_t *cost);
+
+/*
  * Takes `cost` tokens from a bucket at now_ms. Returns 0 when taken; else
  * -1 and *wait_ms (>= 1) until the bucket will hold them. A cost larger
  * than the bucket's capacity is admitted once the bucket is full (so a big
