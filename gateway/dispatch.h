@@ -8,8 +8,9 @@
  * The queue serves priorities in order - session calls, then cancels and
  * decreases, then creates and other writes, then reads - and within one
  * priority takes turns between clients, so one flooding bot cannot starve
- * the others. Signing happens at dispatch, after any wait, and again for
- * every retry.
+ * the others - across loops too: the turns and the claims of waiting
+ * queues live with the shared budget (ratelimit_take_turn). Signing
+ * happens at dispatch, after any wait, and again for every retry.
  *
  * Retries: reads on a failed connect, 429, 502/503/504 or a lost
  * connection; writes only when nothing was sent or the exchange answered
@@ -64,6 +65,17 @@ int dispatch_try(struct request *rq, int64_t now_ms, int64_t *wait_ms);
  * switch must never queue behind orders. Any thread.
  */
 void dispatch_charge(struct gw *gw, const char *method, const char *path, size_t path_len);
+
+/* The parked request a queue (FIFO from head) serves next: the oldest of
+ * the least recently served client (upstream/fairq.h), turns shared by
+ * every loop. */
+void *dispatch_pick(struct gw *gw, int prio, void *head, void *(*next)(void *),
+		    const char *(*client)(void *));
+
+/* For a parked request that is not the one picked: answers it 429 when
+ * its time in the queue is over (returns 1: it left the queue), else 0 and
+ * *wait_ms until then. Never admits it (that is the pick's turn). */
+int dispatch_due(struct request *rq, int64_t now_ms, int64_t *wait_ms);
 
 /* Frees a request's dispatch state (request_release calls it). */
 void dispatch_free(void *d);

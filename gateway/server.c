@@ -51,7 +51,6 @@ struct loop {
 	atomic_int xsuspended;       /* requests out on other threads */
 	struct request *parked[DISPATCH_PRIO_COUNT];      /* rate-budget queues (FIFO) */
 	struct request *parked_tail[DISPATCH_PRIO_COUNT];
-	struct fairq fair[DISPATCH_PRIO_COUNT];            /* turns between clients (upstream/fairq.h) */
 	int64_t park_wake_ms;        /* when to look at the queues again; 0 = none */
 	size_t live;                 /* request structs allocated */
 	int quiesced;
@@ -407,9 +406,10 @@ static const char *loop_park_client(void *rq)
 
 /*
  * Serves the rate-budget queues: priorities in order; within one, the
- * oldest request of the least recently served client (upstream/fairq.h). A queue stops at the first request the budget
- * cannot take yet (order is kept). Requests past their deadline anywhere in
- * a queue are answered (dispatch_try does). Sets the next wake-up time.
+ * oldest request of the least recently served client, turns shared by
+ * every loop (dispatch_pick). A queue stops at the request picked when the
+ * budget cannot take it yet. Requests past their deadline anywhere in a
+ * queue are answered (dispatch_due). Sets the next wake-up time.
  */
 static void loop_serve_parked(struct loop *l)
 {
@@ -419,13 +419,12 @@ static void loop_serve_parked(struct loop *l)
 		return;
 	for (int p = 0; p < DISPATCH_PRIO_COUNT; p++) {
 		for (;;) {
-			struct request *pick = fairq_pick(&l->fair[p], l->parked[p], loop_park_next,
-							  loop_park_client);
+			struct request *pick = dispatch_pick(l->gw, p, l->parked[p], loop_park_next,
+							     loop_park_client);
 			int64_t wait = 0;
 			if (!pick)
 				break;
 			if (dispatch_try(pick, now, &wait)) {
-				fairq_served(&l->fair[p], pick->client);
 				request_unpark(pick);
 				continue;
 			}
@@ -433,13 +432,11 @@ static void loop_serve_parked(struct loop *l)
 				next = now + wait;
 			break;
 		}
-		/* deadlines further down the queue */
+		/* deadlines anywhere in the queue */
 		for (struct request *rq = l->parked[p], *nx; rq; rq = nx) {
 			int64_t wait = 0;
 			nx = rq->park_next;
-			if (rq == l->parked[p])
-				continue;
-			if (dispatch_try(rq, now, &wait) == 1) {
+			if (dispatch_due(rq, now, &wait) == 1) {
 				request_unpark(rq);
 			} else if (wait > 0 && (!next || now + wait < next)) {
 				next = now + wait;

@@ -10,6 +10,12 @@
 
 /* The margin below the exchange's rates, in percent of them. */
 #define RL_MARGIN_PCT 90
+/* Claims held at once (queues x buckets), and how long past its wait a
+ * claim stays fresh. */
+#define RL_CLAIMS 64
+#define RL_CLAIM_SLACK_MS 50
+/* How soon a queue held back by a better claim looks again. */
+#define RL_YIELD_MS 2
 
 struct rl_state {
 	int64_t milli;      /* tokens x 1000 (may go negative after a forced take) */
@@ -25,6 +31,13 @@ struct ratelimit {
 	long burst_s;
 	struct rl_state b[2];
 	struct rl_costs *costs;  /* the exchange's costs; NULL = built-in rule */
+	struct fairq fair[FAIRQ_PRIO_COUNT];  /* turns, shared by every queue */
+	struct rl_claim {
+		const void *who;     /* NULL = free */
+		int bucket, prio;
+		uint64_t rank;       /* the client's last turn */
+		int64_t until_ms;    /* lapses then */
+	} claim[RL_CLAIMS];
 };
 
 void ratelimit_tier_rates(enum gw_tier tier, long *r, long *w)
@@ -161,6 +174,114 @@ int ratelimit_take(struct ratelimit *rl, enum rl_bucket b, int64_t cost, int64_t
 	}
 	pthread_mutex_unlock(&rl->lock);
 	return rc;
+}
+
+/* Whether key (prio, rank) is better than the claim c. */
+static int rl_better(int prio, uint64_t rank, const struct rl_claim *c)
+{
+	return prio < c->prio || (prio == c->prio && rank < c->rank);
+}
+
+/* Whether a fresh claim other than who's own (or any, for a newcomer)
+ * beats (prio, rank) for bucket b. Caller holds the lock. */
+static int rl_outranked(const struct ratelimit *rl, int b, const void *who, int prio,
+			uint64_t rank, int newcomer, int64_t now_ms)
+{
+	for (int i = 0; i < RL_CLAIMS; i++) {
+		const struct rl_claim *c = &rl->claim[i];
+		if (!c->who || c->bucket != b || c->until_ms < now_ms)
+			continue;
+		if (c->who == who && !newcomer)
+			continue;
+		if (rl_better(c->prio, c->rank, &(struct rl_claim){ .prio = prio, .rank = rank }))
+			return 1;
+	}
+	return 0;
+}
+
+/* Sets (or clears, when until_ms is 0) who's claim on bucket b. Caller
+ * holds the lock. */
+static void rl_claim(struct ratelimit *rl, int b, const void *who, int prio, uint64_t rank,
+		     int64_t until_ms, int64_t now_ms)
+{
+	struct rl_claim *slot = NULL;
+
+	for (int i = 0; i < RL_CLAIMS; i++) {
+		struct rl_claim *c = &rl->claim[i];
+		if (c->who == who && c->bucket == b) {
+			slot = c;
+			break;
+		}
+		if (!slot && (!c->who || c->until_ms < now_ms))
+			slot = c;
+	}
+	if (!slot)
+		return;  /* more queues than slots: this one goes unclaimed */
+	if (!until_ms) {
+		if (slot->who == who && slot->bucket == b)
+			slot->who = NULL;
+		return;
+	}
+	*slot = (struct rl_claim){ .who = who, .bucket = b, .prio = prio, .rank = rank,
+				   .until_ms = until_ms };
+}
+
+int ratelimit_take_turn(struct ratelimit *rl, enum rl_bucket b, int64_t cost, int64_t now_ms,
+			const void *who, int prio, const char *client, int newcomer, int force,
+			int64_t *wait_ms)
+{
+	struct rl_state *s = &rl->b[b];
+	int64_t need = cost * 1000;
+	uint64_t rank;
+	int rc = 0;
+
+	if (prio < 0 || prio >= FAIRQ_PRIO_COUNT)
+		prio = FAIRQ_PRIO_COUNT - 1;
+	pthread_mutex_lock(&rl->lock);
+	if (rl->off)
+		goto out;
+	rl_refill(s, now_ms);
+	rank = fairq_last(&rl->fair[prio], client);
+	if (need > s->cap_milli)
+		need = s->cap_milli;
+	if (force) {
+		s->milli -= cost * 1000;
+	} else if (s->milli < need) {
+		int64_t missing = need - s->milli, wait = (missing + s->per_s - 1) / s->per_s + 1;
+		if (wait_ms)
+			*wait_ms = wait;
+		if (!newcomer)
+			rl_claim(rl, b, who, prio, rank, now_ms + wait + RL_CLAIM_SLACK_MS, now_ms);
+		rc = -1;
+		goto out;
+	} else if (rl_outranked(rl, b, who, prio, rank, newcomer, now_ms)) {
+		if (wait_ms)
+			*wait_ms = RL_YIELD_MS;
+		if (!newcomer)
+			rl_claim(rl, b, who, prio, rank, now_ms + RL_YIELD_MS + RL_CLAIM_SLACK_MS, now_ms);
+		rc = -1;
+		goto out;
+	} else {
+		s->milli -= cost * 1000;
+	}
+	fairq_served(&rl->fair[prio], client);
+	rl_claim(rl, b, who, prio, rank, 0, now_ms);
+out:
+	pthread_mutex_unlock(&rl->lock);
+	return rc;
+}
+
+void *ratelimit_pick(struct ratelimit *rl, int prio, void *head, void *(*next)(void *),
+		     const char *(*client)(void *))
+{
+	void *pick;
+
+	if (prio < 0 || prio >= FAIRQ_PRIO_COUNT)
+		return head;
+	pthread_mutex_lock(&rl->lock);
+	pick = fairq_pick(&rl->fair[prio], head, next, client);
+	pthread_mutex_unlock(&rl->lock);
+	return pick;
 }
 
 void ratelimit_drain(struct ratelimit *rl, enum rl_bucket b, int64_t now_ms)

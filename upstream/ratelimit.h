@@ -22,6 +22,7 @@
 
 #include "conf/conf.h"
 #include "policy/route.h"
+#include "upstream/fairq.h"
 
 enum rl_bucket { RL_READ = 0, RL_WRITE = 1 };
 
@@ -105,6 +106,27 @@ void ratelimit_request_cost(struct ratelimit *rl, const char *method, const char
  */
 int ratelimit_take(struct ratelimit *rl, enum rl_bucket b, int64_t cost, int64_t now_ms,
 		   int force, int64_t *wait_ms);
+
+/*
+ * Takes a queued request's turn: like ratelimit_take, but fair between
+ * clients and priorities across every queue sharing the budget (one per
+ * server loop). `who` names the queue; prio and client the request.
+ * Turns are remembered per priority (upstream/fairq.h); a queue that cannot
+ * be served leaves a claim (priority, its client's last turn) for the
+ * bucket, and a take is refused (-1, *wait_ms small) while another queue
+ * holds a better claim - lower priority number, else a client served less
+ * recently - that is still fresh (claims lapse a little after the wait they
+ * were given). newcomer: a request that has not waited yet; it also yields
+ * to its own queue's claim, so it never jumps the line. On success the turn
+ * is recorded and the queue's claim cleared. force as in ratelimit_take.
+ */
+int ratelimit_take_turn(struct ratelimit *rl, enum rl_bucket b, int64_t cost, int64_t now_ms,
+			const void *who, int prio, const char *client, int newcomer, int force,
+			int64_t *wait_ms);
+
+/* fairq_pick over the shared memory of turns of a priority. */
+void *ratelimit_pick(struct ratelimit *rl, int prio, void *head, void *(*next)(void *),
+		     const char *(*client)(void *));
 
 /* After a 429 from the exchange: empties the bucket, so every bot backs
  * off together until it refills. */
