@@ -352,5 +352,49 @@ class RateCostsTest(RateBase):
         self.assertEqual(len(self.creates()), 2)
 
 
+class RateChargedCallsTest(RateBase):
+    """The gateway's own calls (the sessions worker's, legacy translation's)
+    are charged to the shared budget without ever waiting."""
+    # 10 writes/s -> 9 tokens/s and a 9-token bucket: one create's worth
+    config = {"rate_limit": {"tier": "basic", "write_tokens_per_s": 10, "max_queue_ms": 5000},
+              "orders": {"legacy": "translate"}}
+
+    def setUp(self):
+        super().setUp()
+        time.sleep(1.3)   # the setUp session's group create was charged: refill
+
+    def timed(self, method, path, body, headers=None):
+        t0 = time.time()
+        st, _, b = self.gw.json(method, path, body, headers=headers or self.admin)
+        return st, b, time.time() - t0
+
+    def test_session_calls_are_charged_and_never_wait(self):
+        # the group create of a new session takes 10 tokens from a full
+        # bucket (9): it goes at once, and leaves the bucket in debt
+        st, b, took = self.timed("POST", "/session/start", {"contracts_limit": 10, "name": "s2"})
+        self.assertEqual(st, 201, b)
+        self.assertLess(took, 0.5)
+        # so the next create waits for the refill (about 1.1 s)
+        st, b, took = self.timed("POST", CREATE, ORDER, dict(self.admin, **{"X-Gateway-Session": "s2"}))
+        self.assertEqual(st, 201, b)
+        self.assertGreater(took, 0.7)
+        # the bucket is empty again: a halt (a group trigger) still goes at once
+        st, b, took = self.timed("POST", "/session/halt", {"name": "s2"})
+        self.assertEqual(st, 200, b)
+        self.assertLess(took, 0.5)
+
+    def test_legacy_translation_calls_are_charged(self):
+        legacy = {"ticker": ORDER["ticker"], "side": "yes", "action": "buy", "count": 1,
+                  "yes_price": 45, "client_order_id": "leg-1"}
+        st, b, took = self.timed("POST", "/trade-api/v2/portfolio/orders", legacy)
+        self.assertEqual(st, 201, b)
+        self.assertLess(took, 0.5)
+        # the translated V2 create took the bucket's 9 tokens (and a read
+        # fetched the order): a V2 create now waits for the refill
+        st, b, took = self.timed("POST", CREATE, ORDER)
+        self.assertEqual(st, 201, b)
+        self.assertGreater(took, 0.7)
+
+
 if __name__ == "__main__":
     unittest.main()
