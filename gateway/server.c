@@ -393,7 +393,7 @@ void request_unpark(struct request *rq)
 	rq->park_prio = -1;
 }
 
-/* fairq_pick's view of a parked request. */
+/* dispatch_pick's view of a parked request. */
 static void *loop_park_next(void *rq)
 {
 	return ((struct request *)rq)->park_next;
