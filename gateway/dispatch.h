@@ -8,8 +8,9 @@
  * The queue serves priorities in order - session calls, then cancels and
  * decreases, then creates and other writes, then reads - and within one
  * priority takes turns between clients, so one flooding bot cannot starve
- * the others. Signing happens at dispatch, after any wait, and again for
- * every retry.
+ * the others - across loops too: the turns and the claims of waiting
+ * queues live with the shared budget (ratelimit_take_turn). Signing
+ * happens at dispatch, after any wait, and again for every retry.
  *
  * Retries: reads on a failed connect, 429, 502/503/504 or a lost
  * connection; writes only when nothing was sent or the exchange answered
@@ -17,7 +18,7 @@
  * request's time. A 429 from the exchange empties the local bucket so the
  * whole team backs off together.
  *
- * Loop thread only.
+ * Loop thread only (dispatch_charge: any thread).
  */
 #ifndef GATEWAY_DISPATCH_H
 #define GATEWAY_DISPATCH_H
@@ -26,16 +27,19 @@
 #include <stdint.h>
 
 #include "policy/route.h"
+#include "upstream/fairq.h"
 #include "upstream/client.h"
 
+struct gw;
 struct request;
 
+/* The queues, highest priority first (upstream/fairq.h chooses). */
 enum dispatch_prio {
-	DISPATCH_PRIO_SESSION = 0,
-	DISPATCH_PRIO_CANCEL,
-	DISPATCH_PRIO_WRITE,
-	DISPATCH_PRIO_READ,
-	DISPATCH_PRIO_COUNT
+	DISPATCH_PRIO_SESSION = FAIRQ_SESSION,
+	DISPATCH_PRIO_CANCEL = FAIRQ_CANCEL,
+	DISPATCH_PRIO_WRITE = FAIRQ_WRITE,
+	DISPATCH_PRIO_READ = FAIRQ_READ,
+	DISPATCH_PRIO_COUNT = FAIRQ_PRIO_COUNT
 };
 
 /*
@@ -52,6 +56,26 @@ int dispatch_send(struct request *rq, const struct upstream_request *ur,
  * Returns 1 when it left the queue (started, or answered 429 at its
  * deadline), 0 when it must wait (*wait_ms set). */
 int dispatch_try(struct request *rq, int64_t now_ms, int64_t *wait_ms);
+
+/*
+ * Charges a call the gateway makes on its own (session calls from the
+ * sessions worker, legacy translation's follow-ups, the limits fetch) to
+ * the shared budget: the cost is deducted at once, the bucket may go
+ * negative (later requests then wait), and the call never waits - a kill
+ * switch must never queue behind orders. Any thread.
+ */
+void dispatch_charge(struct gw *gw, const char *method, const char *path, size_t path_len);
+
+/* The parked request a queue (FIFO from head) serves next: the oldest of
+ * the least recently served client (upstream/fairq.h), turns shared by
+ * every loop. */
+void *dispatch_pick(struct gw *gw, int prio, void *head, void *(*next)(void *),
+		    const char *(*client)(void *));
+
+/* For a parked request that is not the one picked: answers it 429 when
+ * its time in the queue is over (returns 1: it left the queue), else 0 and
+ * *wait_ms until then. Never admits it (that is the pick's turn). */
+int dispatch_due(struct request *rq, int64_t now_ms, int64_t *wait_ms);
 
 /* Frees a request's dispatch state (request_release calls it). */
 void dispatch_free(void *d);

@@ -1,6 +1,7 @@
 /* ops: see ops.h. */
 #include "gateway/ops.h"
 #include "gateway/gw.h"
+#include "gateway/dispatch.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/reply.h"
@@ -227,6 +228,7 @@ static void ops_read_limits(struct gw *gw)
 	r.path = path;
 	r.path_len = sizeof path - 1;
 	r.sign = 1;
+	dispatch_charge(gw, r.method, r.path, r.path_len);
 	upstream_blocking(&gw->up, &r, &resp);
 	if (resp.outcome == UPSTREAM_OK && resp.status == 200 && resp.body &&
 	    (j = json_loadb(resp.body, resp.body_len, 0, NULL))) {
@@ -244,6 +246,40 @@ static void ops_read_limits(struct gw *gw)
 		json_decref(j);
 	}
 	upstream_response_release(&resp);
+}
+
+/* rate_limit.tier auto: reads the exchange's non-default endpoint costs
+ * (GET /account/endpoint_costs) and applies them to the shared limiter;
+ * the built-in costs until read, and when the answer is unusable. */
+static void ops_read_costs(struct gw *gw)
+{
+	static const char path[] = "/trade-api/v2/account/endpoint_costs";
+	struct upstream_request r;
+	struct upstream_response resp;
+	struct rl_costs *c = malloc(sizeof *c);
+	char err[256];
+
+	if (!c)
+		return;
+	memset(&r, 0, sizeof r);
+	r.method = "GET";
+	r.path = path;
+	r.path_len = sizeof path - 1;
+	r.sign = 1;
+	dispatch_charge(gw, r.method, r.path, r.path_len);
+	upstream_blocking(&gw->up, &r, &resp);
+	if (resp.outcome == UPSTREAM_OK && resp.status == 200) {
+		if (ratelimit_costs_parse(resp.body, resp.body_len, c, err, sizeof err) == 0) {
+			ratelimit_set_costs(gw->ratelimit, c);
+			log_info("endpoint costs from the exchange: default %lld, %zu non-default",
+				 (long long)c->default_cost, c->n);
+		} else {
+			log_warn("GET /account/endpoint_costs: unusable answer (%s); built-in costs kept",
+				 err);
+		}
+	}
+	upstream_response_release(&resp);
+	free(c);
 }
 
 /* One probe of GET /exchange/status; records the outcome, the trading
@@ -309,8 +345,10 @@ static void *ops_probe_main(void *arg)
 		struct timespec until;
 		ops_probe_once(gw);
 		if (gw->conf->rate_limit.tier == GW_TIER_AUTO && gw->ratelimit && gw->signer &&
-		    !gw->conf->rate_limit.has_read_tokens_per_s && gw_now_ms() >= next_limits) {
-			ops_read_limits(gw);
+		    gw_now_ms() >= next_limits) {
+			if (!gw->conf->rate_limit.has_read_tokens_per_s)
+				ops_read_limits(gw);
+			ops_read_costs(gw);
 			next_limits = gw_now_ms() + 300000;  /* every 5 minutes */
 		}
 		clock_gettime(CLOCK_REALTIME, &until);

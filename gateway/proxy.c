@@ -764,6 +764,7 @@ int proxy_send(struct request *rq, const struct upstream_request *ur, int forwar
 	}
 	r.headers = headers;
 	r.sign = 1;
+	dispatch_charge(rq->gw, r.method, r.path, r.path_len);  /* legacy_flow's calls */
 	rq->xfer = upstream_pool_start(request_pool(rq), &r, done, ud, err, errlen);
 	curl_slist_free_all(headers);
 	if (!rq->xfer) {

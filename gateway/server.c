@@ -51,7 +51,6 @@ struct loop {
 	atomic_int xsuspended;       /* requests out on other threads */
 	struct request *parked[DISPATCH_PRIO_COUNT];      /* rate-budget queues (FIFO) */
 	struct request *parked_tail[DISPATCH_PRIO_COUNT];
-	const char *last_served[DISPATCH_PRIO_COUNT];      /* for turns between clients */
 	int64_t park_wake_ms;        /* when to look at the queues again; 0 = none */
 	size_t live;                 /* request structs allocated */
 	int quiesced;
@@ -394,18 +393,23 @@ void request_unpark(struct request *rq)
 	rq->park_prio = -1;
 }
 
-/* Whether two client names are the same client (NULL = anonymous). */
-static int loop_same_client(const char *a, const char *b)
+/* dispatch_pick's view of a parked request. */
+static void *loop_park_next(void *rq)
 {
-	return a == b || (a && b && strcmp(a, b) == 0);
+	return ((struct request *)rq)->park_next;
+}
+
+static const char *loop_park_client(void *rq)
+{
+	return ((struct request *)rq)->client;
 }
 
 /*
  * Serves the rate-budget queues: priorities in order; within one, the
- * oldest request of a client other than the one served last (turns between
- * clients), else the oldest. A queue stops at the first request the budget
- * cannot take yet (order is kept). Requests past their deadline anywhere in
- * a queue are answered (dispatch_try does). Sets the next wake-up time.
+ * oldest request of the least recently served client, turns shared by
+ * every loop (dispatch_pick). A queue stops at the request picked when the
+ * budget cannot take it yet. Requests past their deadline anywhere in a
+ * queue are answered (dispatch_due). Sets the next wake-up time.
  */
 static void loop_serve_parked(struct loop *l)
 {
@@ -415,20 +419,12 @@ static void loop_serve_parked(struct loop *l)
 		return;
 	for (int p = 0; p < DISPATCH_PRIO_COUNT; p++) {
 		for (;;) {
-			struct request *rq = l->parked[p], *pick = NULL;
+			struct request *pick = dispatch_pick(l->gw, p, l->parked[p], loop_park_next,
+							     loop_park_client);
 			int64_t wait = 0;
-			int scanned = 0;
-			for (; rq && scanned < 64; rq = rq->park_next, scanned++)
-				if (!loop_same_client(rq->client, l->last_served[p])) {
-					pick = rq;
-					break;
-				}
-			if (!pick)
-				pick = l->parked[p];
 			if (!pick)
 				break;
 			if (dispatch_try(pick, now, &wait)) {
-				l->last_served[p] = pick->client;
 				request_unpark(pick);
 				continue;
 			}
@@ -436,13 +432,11 @@ static void loop_serve_parked(struct loop *l)
 				next = now + wait;
 			break;
 		}
-		/* deadlines further down the queue */
+		/* deadlines anywhere in the queue */
 		for (struct request *rq = l->parked[p], *nx; rq; rq = nx) {
 			int64_t wait = 0;
 			nx = rq->park_next;
-			if (rq == l->parked[p])
-				continue;
-			if (dispatch_try(rq, now, &wait) == 1) {
+			if (dispatch_due(rq, now, &wait) == 1) {
 				request_unpark(rq);
 			} else if (wait > 0 && (!next || now + wait < next)) {
 				next = now + wait;

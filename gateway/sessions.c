@@ -3,6 +3,7 @@
 #include "gateway/audit.h"
 #include "gateway/events.h"
 #include "gateway/gw.h"
+#include "gateway/dispatch.h"
 #include "gateway/log.h"
 #include "gateway/proxy.h"
 #include "gateway/reply.h"
@@ -556,6 +557,7 @@ static void sess_call_h(struct sessions *s, const char *method, const char *path
 	if (header)
 		h = curl_slist_append(h, header);
 	r.headers = h;
+	dispatch_charge(s->gw, r.method, r.path, r.path_len);  /* charged, never waits */
 	upstream_blocking(&s->gw->up, &r, resp);
 	curl_slist_free_all(h);
 	free(text);
@@ -2630,6 +2632,7 @@ static void sess_poll_fills(struct sessions *s)
 			r.sign = 1;
 			agent = curl_slist_append(NULL, SESS_FILLS_AGENT);
 			r.headers = agent;
+			dispatch_charge(s->gw, r.method, r.path, r.path_len);
 			upstream_blocking(&s->gw->up, &r, &resp);
 			curl_slist_free_all(agent);
 			body = sess_ok(&resp) ? sess_body_json(&resp) : NULL;

@@ -21,6 +21,7 @@
 #include "tests/mock/mock_book.h"
 #include "tests/mock/mock_fault.h"
 #include "tests/mock/mock_log.h"
+#include "tests/mock/mock_rate.h"
 #include "tests/mock/mock_server.h"
 
 #define MAIN_LOG_CAP 10000
@@ -171,7 +172,8 @@ static int main_ctx_init(struct mock_ctx *ctx, const struct main_args *a)
 	ctx->book = mock_book_new(a->window_ms);
 	ctx->log = mock_log_new(MAIN_LOG_CAP);
 	ctx->faults = mock_faults_new();
-	if (ctx->book == NULL || ctx->log == NULL || ctx->faults == NULL) {
+	ctx->rate = mock_rate_new();
+	if (ctx->book == NULL || ctx->log == NULL || ctx->faults == NULL || ctx->rate == NULL) {
 		fprintf(stderr, "mock-exchange: out of memory\n");
 		return -1;
 	}
@@ -185,6 +187,7 @@ static void main_ctx_free(struct mock_ctx *ctx)
 	mock_book_free(ctx->book);
 	mock_log_free(ctx->log);
 	mock_faults_free(ctx->faults);
+	mock_rate_free(ctx->rate);
 }
 
 /* Entry point: see the file comment. */

@@ -8,6 +8,7 @@
  *   mock_auth.c     KALSHI-ACCESS-* signature verification (RSA-PSS)
  *   mock_log.c      request recording and in-flight statistics
  *   mock_fault.c    fault injection state (delay, hang, reset, ...)
+ *   mock_rate.c     Kalshi's token buckets (when enforced) and endpoint costs
  *   mock_control.c  the /_mock/ control API used by tests
  *   mock_api.c      routing of /trade-api/v2 and the read-only endpoints
  *   mock_markets.c  the fixed market table
@@ -52,6 +53,7 @@ struct mock_book;
 struct mock_log;
 struct mock_faults;
 struct mock_auth;
+struct mock_rate;
 
 /* The wiring of one running mock; built by main.c, read by every handler.
  * The pointed-to modules are thread-safe; the flags are set before the
@@ -61,6 +63,7 @@ struct mock_ctx {
 	struct mock_log *log;
 	struct mock_faults *faults;
 	struct mock_auth *auth;
+	struct mock_rate *rate;     /* rate limits and endpoint costs */
 	bool legacy_retired;
 	atomic_bool stopping;
 };

@@ -10,6 +10,7 @@
 
 #include "tests/mock/mock_book.h"
 #include "tests/mock/mock_markets.h"
+#include "tests/mock/mock_rate.h"
 
 #define API_PREFIX "/trade-api/v2/"
 #define API_MAX_PATH 2048
@@ -134,26 +135,6 @@ static void api_series(struct mock_reply *out)
 					    "daily", "category", "Mock"));
 }
 
-/* GET /account/endpoint_costs: default 10, cheaper V2 cancels, legacy
- * mutations at ten times the default. */
-static void api_endpoint_costs(struct mock_reply *out)
-{
-	mock_reply_json(out, 200, json_pack(
-		"{s:i, s:[{s:s, s:s, s:i}, {s:s, s:s, s:i}, {s:s, s:s, s:i}, {s:s, s:s, s:i},"
-		" {s:s, s:s, s:i}, {s:s, s:s, s:i}]}",
-		"default_cost", 10, "endpoint_costs",
-		"method", "DELETE", "path", "/trade-api/v2/portfolio/events/orders/{order_id}",
-		"cost", 2,
-		"method", "POST", "path", "/trade-api/v2/portfolio/orders", "cost", 100,
-		"method", "POST", "path", "/trade-api/v2/portfolio/orders/batched", "cost", 100,
-		"method", "DELETE", "path", "/trade-api/v2/portfolio/orders/{order_id}", "cost",
-		100,
-		"method", "POST", "path", "/trade-api/v2/portfolio/orders/{order_id}/amend",
-		"cost", 100,
-		"method", "POST", "path", "/trade-api/v2/portfolio/orders/{order_id}/decrease",
-		"cost", 100));
-}
-
 /* GET /portfolio/balance: a fixed $1000.00 balance. */
 static void api_balance(struct mock_reply *out)
 {
@@ -190,7 +171,7 @@ static bool api_route_reads(struct mock_ctx *ctx, const struct mock_request *rq,
 		mock_reply_json(out, 200, mock_book_limits(ctx->book));
 	else if (nseg == 2 && strcmp(seg[0], "account") == 0 &&
 		 strcmp(seg[1], "endpoint_costs") == 0)
-		api_endpoint_costs(out);
+		mock_reply_json(out, 200, mock_rate_costs(ctx->rate));
 	else if (nseg == 2 && strcmp(seg[0], "portfolio") == 0 && strcmp(seg[1], "balance") == 0)
 		api_balance(out);
 	else if (nseg == 2 && strcmp(seg[0], "portfolio") == 0 &&

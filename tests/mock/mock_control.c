@@ -22,6 +22,13 @@
  *   POST   /_mock/orders/{id}/fill            {} or {"count":"N.NN"}: fill a
  *                                             resting order as maker
  *   GET    /_mock/limits, PUT /_mock/limits   the /account/limits answer
+ *   GET    /_mock/rate, PUT /_mock/rate       exchange-side buckets
+ *                            {"enforce", "read_per_s", "write_per_s",
+ *                            "read_capacity", "write_capacity"} (Basic tier
+ *                            by default; see mock_rate.h); GET adds the
+ *                            levels and "limited" (429s answered)
+ *   DELETE /_mock/rate       enforcement off
+ *   GET    /_mock/endpoint_costs, PUT ...     the /account/endpoint_costs answer
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +38,7 @@
 #include "tests/mock/mock_book.h"
 #include "tests/mock/mock_fault.h"
 #include "tests/mock/mock_log.h"
+#include "tests/mock/mock_rate.h"
 
 /* Sets out to a 200 with a body of already-encoded JSON text (owned). */
 static void control_reply_text(struct mock_reply *out, char *text)
@@ -108,6 +116,26 @@ static void control_set_limits(struct mock_ctx *ctx, const struct mock_request *
 	json_decref(body);
 }
 
+/* PUT /_mock/rate and PUT /_mock/endpoint_costs: applies the body with
+ * set, answers the new value from get. */
+static void control_set_rate(struct mock_ctx *ctx, const struct mock_request *rq, bool costs,
+			     struct mock_reply *out)
+{
+	char err[256];
+	json_t *body = mock_parse_body(rq, out, false);
+	int rc;
+
+	if (body == NULL)
+		return;
+	rc = costs ? mock_rate_set_costs(ctx->rate, body, err, sizeof(err))
+		   : mock_rate_set(ctx->rate, body, err, sizeof(err));
+	if (rc != 0)
+		mock_reply_error(out, 400, "invalid_parameters", err, NULL);
+	else
+		mock_reply_json(out, 200, costs ? mock_rate_costs(ctx->rate) : mock_rate_get(ctx->rate));
+	json_decref(body);
+}
+
 /* Splits the raw path after "/_mock/" into at most 4 segments in buf;
  * returns the count, or -1 when it is too long or has empty segments. */
 static int control_split(const char *path, char *buf, size_t len, char **seg)
@@ -175,6 +203,22 @@ void mock_control_handle(struct mock_ctx *ctx, const struct mock_request *rq,
 		mock_reply_json(out, 200, mock_book_limits(ctx->book));
 	} else if (n == 1 && strcmp(seg[0], "limits") == 0 && put) {
 		control_set_limits(ctx, rq, out);
+	} else if (n == 1 && strcmp(seg[0], "rate") == 0 && get) {
+		mock_reply_json(out, 200, mock_rate_get(ctx->rate));
+	} else if (n == 1 && strcmp(seg[0], "rate") == 0 && (put || del)) {
+		if (put) {
+			control_set_rate(ctx, rq, false, out);
+		} else {
+			json_t *off = json_pack("{s:b}", "enforce", 0);
+			char e[64];
+			mock_rate_set(ctx->rate, off, e, sizeof(e));
+			json_decref(off);
+			mock_reply_json(out, 200, mock_rate_get(ctx->rate));
+		}
+	} else if (n == 1 && strcmp(seg[0], "endpoint_costs") == 0 && get) {
+		mock_reply_json(out, 200, mock_rate_costs(ctx->rate));
+	} else if (n == 1 && strcmp(seg[0], "endpoint_costs") == 0 && put) {
+		control_set_rate(ctx, rq, true, out);
 	} else if (n == 3 && strcmp(seg[0], "order_groups") == 0 &&
 		   strcmp(seg[2], "trigger") == 0 && post) {
 		if (mock_book_group_trigger(ctx->book, seg[1], -1, "mock", &err))

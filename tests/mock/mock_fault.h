@@ -32,7 +32,7 @@ struct mock_fault_action {
 	unsigned int status;
 	char *body;
 	size_t bytes;
-	bool process;   /* hang/reset/garbage: run the request first */
+	bool process;   /* hang/reset/garbage/status: run the request first */
 };
 
 struct mock_faults;

@@ -19,6 +19,7 @@
 #include "tests/mock/mock_auth.h"
 #include "tests/mock/mock_fault.h"
 #include "tests/mock/mock_log.h"
+#include "tests/mock/mock_rate.h"
 #include "tests/mock/mock_ws.h"
 
 #define SERVER_MAX_BODY (8u * 1024u * 1024u)
@@ -321,6 +322,12 @@ static enum MHD_Result server_finish(struct mock_server *s, struct MHD_Connectio
 			rc = MHD_NO;
 			goto out;
 		case MOCK_FAULT_STATUS:
+			if (act.process) {
+				/* the request takes effect, then the status is answered
+				 * (e.g. a 429 for an order that was placed) */
+				server_dispatch(ctx, &rq, r, sig, why, &reply);
+				mock_reply_release(&reply);
+			}
 			reply.status = act.status;
 			reply.body = act.body;
 			reply.body_len = act.body ? strlen(act.body) : 0;
@@ -341,8 +348,15 @@ static enum MHD_Result server_finish(struct mock_server *s, struct MHD_Connectio
 		mock_log_set_status(ctx->log, seq, rc == MHD_YES ? st : 0);
 		goto out;
 	}
-	if (!faulted || act.mode == MOCK_FAULT_DELAY || act.mode == MOCK_FAULT_NONE)
+	if ((!faulted || act.mode == MOCK_FAULT_DELAY || act.mode == MOCK_FAULT_NONE) &&
+	    !mock_rate_admit(ctx->rate, method, path, rq.body, rq.body_len)) {
+		/* over the account's budget: Kalshi's 429, no Retry-After */
+		reply.status = 429;
+		reply.body = strdup("{\"error\": \"too many requests\"}");
+		reply.body_len = reply.body ? strlen(reply.body) : 0;
+	} else if (!faulted || act.mode == MOCK_FAULT_DELAY || act.mode == MOCK_FAULT_NONE) {
 		server_dispatch(ctx, &rq, r, sig, why, &reply);
+	}
 	rc = server_queue(c, &reply);
 	mock_log_set_status(ctx->log, seq, rc == MHD_YES ? reply.status : 0);
 out:
