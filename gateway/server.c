@@ -154,6 +154,7 @@ static void *server_uri_cb(void *cls, const char *uri, struct MHD_Connection *co
 	rq->park_prio = -1;
 	path_split(rq->target, &rq->path_len, &rq->query);
 	l->live++;
+	metrics_in_flight(1);
 	return rq;
 }
 
@@ -177,6 +178,7 @@ static void server_completed_cb(void *cls, struct MHD_Connection *conn, void **c
 	request_release(rq);
 	free(rq);
 	l->live--;
+	metrics_in_flight(-1);
 }
 
 /* An identity unescaper: the gateway works on raw bytes and never uses
