@@ -292,7 +292,8 @@ static void server_check_headers(struct request *rq)
 	long long clen = server_content_length(c);
 	int has_body, bad_field = 0;
 
-	if (path_check(rq->target, rq->path_len, &why) < 0) {
+	if (path_check(rq->target, rq->path_len, &why) < 0 ||
+	    path_query_check(rq->query, &why) < 0) {
 		request_fail(rq, "invalid_path", why, NULL);
 		return;
 	}
