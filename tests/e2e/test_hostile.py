@@ -704,6 +704,9 @@ class HostileSlowlorisTest(HostileBase):
             stop.set()
             t.join(10)
         latencies.sort()
+        if os.environ.get("E2E_FIGURES"):
+            print("\nslowloris: %d sockets, %d requests, p50 %.1f ms, max %.1f ms"
+                  % (n, len(latencies), latencies[len(latencies) // 2] * 1000, latencies[-1] * 1000))
         self.assertGreater(len(latencies), 10)
         self.assertLess(latencies[len(latencies) // 2], 0.5, latencies)
         self.assertLess(latencies[-1], 2.0, latencies)
@@ -744,17 +747,19 @@ class HostileUpstreamFaultsTest(HostileBase):
         or drops at will)."""
         return open_fds(gw.proc.pid) - metric(gw, "kalshi_gateway_upstream_connections")
 
-    def assert_settled(self, base, gw=None):
-        """No request in flight but the /metrics one, and no more descriptors
-        than at `base` (allowing for closes still under way for 5 s)."""
+    def assert_settled(self, base, gw=None, slack=3):
+        """No request in flight but the /metrics one, and at most `slack`
+        more descriptors than at `base`: connections outside the pool's gauge
+        (the session worker's group watch and readiness probe) come and go
+        on their own. Closes still under way get 5 s."""
         gw = gw or self.gw
         deadline = time.time() + 5
         while time.time() < deadline:
-            if metric(gw, "kalshi_gateway_requests_in_flight") == 1 and self.settled_fds(gw) <= base + 1:
+            if metric(gw, "kalshi_gateway_requests_in_flight") == 1 and self.settled_fds(gw) <= base + slack:
                 break
             time.sleep(0.1)
         self.assertEqual(metric(gw, "kalshi_gateway_requests_in_flight"), 1)  # this /metrics
-        self.assertLessEqual(self.settled_fds(gw), base + 1)
+        self.assertLessEqual(self.settled_fds(gw), base + slack)
 
     def test_each_fault_status_no_leak_and_recovery(self):
         markets, create = V2 + "/markets", V2 + "/portfolio/order_groups/create"
@@ -796,6 +801,14 @@ class HostileUpstreamFaultsTest(HostileBase):
                 st, _, raw = self.gw.request(method, path, body)
                 self.assertIn(st, (200, 201), raw[:300])
                 self.assert_settled(base)
+        # the whole series again: a descriptor kept by any case would add up
+        for name, fault, method, path, statuses, code, outcome in cases:
+            self.mock.fault(**fault)
+            body = {"contracts_limit": 1} if method == "POST" else None
+            st, _, raw = self.gw.request(method, path, body, timeout=20)
+            self.mock.clear_fault()
+            self.assertIn(st, statuses, (name, raw[:300]))
+        self.assert_settled(base)
         self.mock.clear()
         self.assert_serving()
 
