@@ -46,7 +46,6 @@ CREATE_PATHS = (CREATE_V2, BATCH_V2, CREATE_LEGACY, BATCH_LEGACY)
 # the gateway's own background calls (readiness probe, key check, limits)
 BACKGROUND = {V2 + "/exchange/status", V2 + "/account/limits", V2 + "/portfolio/balance"}
 NORMAL_TAG = "X-Hostile-Normal"
-SANITIZED = "address" in (os.environ.get("GW_BUILD") or "")
 
 
 def v2_body(count='"1.00"', price='"0.3000"', extra=""):
@@ -215,7 +214,7 @@ class HostileBase(unittest.TestCase):
         libmicrohttpd's own answer."""
         self.assertIsNotNone(ans.status, "no answer: %r" % ans)
         # libmicrohttpd answers an unknown HTTP version (an HTTP/2 preface) 505 itself
-        self.assertTrue(400 <= ans.status < 500 or (statuses and ans.status == 505 in statuses), ans)
+        self.assertTrue(400 <= ans.status < 500 or (ans.status == 505 and 505 in (statuses or ())), ans)
         if statuses:
             self.assertIn(ans.status, statuses, ans)
         if ans.headers.get("x-gateway-rejected") == "1":
@@ -284,9 +283,8 @@ class HostileRequestTest(HostileBase):
              (400, 414, 431), None),
             ("overlong path", self.head(target=V2 + "/" + "m" * 70000) + b"\r\n", (400, 414, 431), None),
         ]
-        if not SANITIZED:
-            # HTTP/1.1 without Host: libmicrohttpd's own 400
-            cases.append(("no Host", b"GET /trade-api/v2/markets HTTP/1.1\r\n\r\n", (400,), None))
+        # HTTP/1.1 without Host: libmicrohttpd's own 400
+        cases.append(("no Host", b"GET /trade-api/v2/markets HTTP/1.1\r\n\r\n", (400,), None))
         for name, data, statuses, code in cases:
             with self.subTest(name):
                 self.assert_4xx(self.raw(data), statuses, code)
