@@ -42,7 +42,7 @@ static size_t client_count;        /* + 1 slot for "other" */
 static atomic_long *requests;      /* [route][status class][client] */
 static struct histo total_h, upstream_h, overhead_h, sign_h;
 static atomic_long orders_accepted, orders_refused[NREASONS];
-static atomic_long presign_hits, presign_misses, conns_open, tls_handshakes;
+static atomic_long presign_hits, presign_misses, conns_open, tls_handshakes, in_flight;
 
 int metrics_init(const char *const *clients, size_t count)
 {
@@ -131,6 +131,11 @@ void metrics_sign(long us)
 void metrics_presign(int hit)
 {
 	atomic_fetch_add(hit ? &presign_hits : &presign_misses, 1);
+}
+
+void metrics_in_flight(int delta)
+{
+	atomic_fetch_add(&in_flight, delta);
 }
 
 void metrics_upstream_conn(int delta)
@@ -241,9 +246,12 @@ int metrics_render(char **b, size_t *l, size_t *c, const char *extra)
 		"kalshi_gateway_upstream_connections %ld\n"
 		"# HELP kalshi_gateway_upstream_tls_handshakes_total TLS handshakes with the upstream.\n"
 		"# TYPE kalshi_gateway_upstream_tls_handshakes_total counter\n"
-		"kalshi_gateway_upstream_tls_handshakes_total %ld\n",
+		"kalshi_gateway_upstream_tls_handshakes_total %ld\n"
+		"# HELP kalshi_gateway_requests_in_flight Requests between their request line and the end of their answer (this one included).\n"
+		"# TYPE kalshi_gateway_requests_in_flight gauge\n"
+		"kalshi_gateway_requests_in_flight %ld\n",
 		atomic_load(&presign_hits), atomic_load(&presign_misses), atomic_load(&conns_open),
-		atomic_load(&tls_handshakes)) < 0)
+		atomic_load(&tls_handshakes), atomic_load(&in_flight)) < 0)
 		return -1;
 	if (extra && out(b, l, c, "%s", extra) < 0)
 		return -1;

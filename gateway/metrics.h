@@ -40,6 +40,10 @@ void metrics_order(int accepted, const char *reason);
 void metrics_sign(long us);
 void metrics_presign(int hit);
 
+/* A request context created (+1, request line parsed) or freed (-1, its
+ * connection done): the requests_in_flight gauge, suspended ones included. */
+void metrics_in_flight(int delta);
+
 /* Upstream connection opened (+1) or closed (-1); a TLS handshake done. */
 void metrics_upstream_conn(int delta);
 void metrics_tls_handshakes(long n);

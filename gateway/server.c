@@ -12,6 +12,7 @@
 #include "gateway/ui.h"
 #include "gateway/ws.h"
 #include "policy/browser.h"
+#include "policy/header.h"
 #include "policy/path.h"
 
 #include <errno.h>
@@ -152,6 +153,7 @@ static void *server_uri_cb(void *cls, const char *uri, struct MHD_Connection *co
 	rq->park_prio = -1;
 	path_split(rq->target, &rq->path_len, &rq->query);
 	l->live++;
+	metrics_in_flight(1);
 	return rq;
 }
 
@@ -175,6 +177,7 @@ static void server_completed_cb(void *cls, struct MHD_Connection *conn, void **c
 	request_release(rq);
 	free(rq);
 	l->live--;
+	metrics_in_flight(-1);
 }
 
 /* An identity unescaper: the gateway works on raw bytes and never uses
@@ -263,6 +266,18 @@ static long long server_content_length(struct MHD_Connection *c)
 	return n;
 }
 
+/* MHD header iterator: flags (in *cls) and stops at the first malformed
+ * field (policy/header.h). */
+static enum MHD_Result server_field_it(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	(void)kind;
+	if (header_field_ok(key, value))
+		return MHD_YES;
+	*(int *)cls = 1;
+	return MHD_NO;
+}
+
 /*
  * First look at a request, once its headers are in: request id, path
  * rules, Host, Origin, declared body size and content type. Sets an error
@@ -274,10 +289,22 @@ static void server_check_headers(struct request *rq)
 	const struct gw_conf *conf = rq->snap->conf;
 	const char *host, *origin, *te, *why = NULL;
 	long long clen = server_content_length(c);
-	int has_body;
+	int has_body, bad_field = 0;
 
-	if (path_check(rq->target, rq->path_len, &why) < 0) {
+	if (path_check(rq->target, rq->path_len, &why) < 0 ||
+	    path_query_check(rq->query, &why) < 0) {
 		request_fail(rq, "invalid_path", why, NULL);
+		return;
+	}
+	if (!header_method_ok(rq->method)) {
+		request_fail(rq, "invalid_request", "unsupported request method", NULL);
+		return;
+	}
+	MHD_get_connection_values(c, MHD_HEADER_KIND, server_field_it, &bad_field);
+	if (bad_field) {
+		request_fail(rq, "invalid_request",
+			     "malformed header field (name not a token, or a control byte in the value)",
+			     NULL);
 		return;
 	}
 	rq->route = path_classify(rq->target, rq->path_len);

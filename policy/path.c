@@ -164,6 +164,38 @@ int path_check(const char *path, size_t len, const char **why)
 	return 0;
 }
 
+/* Checks a raw query (see path.h). Pure. */
+int path_query_check(const char *query, const char **why)
+{
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	for (const unsigned char *p = (const unsigned char *)query; p && *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*why = "query has a control byte";
+			return -1;
+		}
+		if (*p >= 0x80) {
+			*why = "query has a non-ascii byte";
+			return -1;
+		}
+		if (*p == ' ') {
+			*why = "query has a space";
+			return -1;
+		}
+		if (*p == '#') {
+			*why = "query has a '#'";
+			return -1;
+		}
+		if (*p == '%' && (hex_value(p[1]) < 0 || hex_value(p[2]) < 0)) {
+			*why = "query has a '%' not followed by two hex digits";
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Splits a NUL-terminated raw target at its first '?' (see path.h). */
 void path_split(const char *target, size_t *path_len, const char **query)
 {

@@ -26,6 +26,16 @@
  */
 int path_check(const char *path, size_t len, const char **why);
 
+/*
+ * Checks the raw query (after '?', NUL-terminated; NULL = none, accepted).
+ * It is forwarded verbatim and not signed, so it only has to be bytes an
+ * HTTP request line can carry unchanged: refused are a control byte (< 0x20
+ * or 0x7f), a space, a byte >= 0x80, a '#' (a client would cut the query
+ * there) and a '%' not followed by two hex digits. Returns 0, or -1 and a
+ * static lower-case reason in *why.
+ */
+int path_query_check(const char *query, const char **why);
+
 /* Splits a raw target into path and query: *path_len is the length up to
  * '?' (or all), *query points after '?' (or NULL when there is none). */
 void path_split(const char *target, size_t *path_len, const char **query);

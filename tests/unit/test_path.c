@@ -286,6 +286,30 @@ static const struct route_case route_cases[] = {
 };
 
 /* path_classify on the whole table. */
+/* The raw query: forwarded verbatim, so only bytes a request line carries
+ * unchanged pass. */
+static void test_query_check(void **state)
+{
+	static const struct { const char *q; int ok; } cases[] = {
+		{ NULL, 1 }, { "", 1 }, { "limit=2&status=open", 1 }, { "x=%20y&c=%0D%0A", 1 },
+		{ "a=/../session/end", 1 }, { "t=KX-1.2_~!$&'()*+,;=:@/?", 1 },
+		{ "a=1\rX-Injected:%201", 0 }, { "a=1\nb", 0 }, { "a=1\tb", 0 }, { "a=\x01", 0 },
+		{ "a=\x7f", 0 }, { "a=caf\xc3\xa9", 0 }, { "a=b c", 0 }, { "a=1#frag", 0 },
+		{ "a=%", 0 }, { "a=%4", 0 }, { "a=%zz", 0 }, { "a=%4g", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *why = NULL;
+		int got = path_query_check(cases[i].q, &why) == 0;
+		if (got != cases[i].ok)
+			fail_msg("query case %zu: got %d, want %d", i, got, cases[i].ok);
+		if (!got && (!why || !*why))
+			fail_msg("query case %zu: refused without a reason", i);
+	}
+	assert_int_equal(path_query_check("a\x01", NULL), -1);
+}
+
 static void test_classify(void **state)
 {
 	size_t i;
@@ -344,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_check_respects_len),
 		cmocka_unit_test(test_reasons_lower_case),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_query_check),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_classify_respects_len),
 		cmocka_unit_test(test_split_check_classify),
