@@ -57,6 +57,7 @@ static int dispatch_start(struct request *rq, struct dispatch *d)
 	if (!rq->xfer) {
 		log_error("cannot start upstream request: %s", err);
 		request_fail(rq, "upstream_unavailable", err, NULL);
+		request_unsent(rq);
 		return -1;
 	}
 	return 0;
@@ -73,6 +74,8 @@ static void dispatch_expire(struct request *rq, struct dispatch *d, int64_t wait
 		 d->bucket == RL_READ ? "read" : "write",
 		 (long)rq->gw->conf->rate_limit.max_queue_ms);
 	request_fail(rq, "rate_limited", msg, NULL);
+	/* never sent (a retry only waits after a 429, which placed nothing) */
+	request_unsent(rq);
 	snprintf(ra, sizeof ra, "%ld", secs > 0 ? secs : 1);
 	if (rq->reply)
 		MHD_add_response_header(rq->reply, "Retry-After", ra);
@@ -348,6 +351,7 @@ int dispatch_send(struct request *rq, const struct upstream_request *ur,
 	if (!d) {
 		curl_slist_free_all(headers);
 		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		request_unsent(rq);
 		return -1;
 	}
 	d->ur = *ur;

@@ -308,13 +308,28 @@ static void flow_refuse(struct legacy_flow *fl, const struct legacy_err *err)
 static void flow_write_done(void *ud, struct upstream_response *resp);
 static void flow_get_done(void *ud, struct upstream_response *resp);
 
-/* Sends the V2 call (rq's method, V2 target and body, the bot's headers).
- * Returns -1 when answered. */
+/* rq->unsent while the V2 call waits: it was never sent (the budget
+ * queue's 429, shutdown, a failed start), so the order is released. */
+static void flow_unsent(struct request *rq)
+{
+	struct legacy_flow *fl = rq->ctx;
+	struct upstream_response none;
+
+	if (!fl || !fl->oc)
+		return;
+	memset(&none, 0, sizeof none);
+	none.outcome = UPSTREAM_NOT_SENT;
+	proxy_order_settle(rq, fl->oc, &none);
+}
+
+/* Sends the V2 call (rq's method, V2 target and body, the bot's headers)
+ * within the shared budget, like any order (it may wait in the queue and
+ * is retried when that is safe). Returns -1 when answered. */
 static int flow_send_write(struct legacy_flow *fl)
 {
 	struct request *rq = fl->rq;
 	struct upstream_request ur;
-	char err[512];
+	struct route_info ri;
 
 	memset(&ur, 0, sizeof ur);
 	ur.method = rq->method;
@@ -324,18 +339,9 @@ static int flow_send_write(struct legacy_flow *fl)
 	ur.body = rq->body;
 	ur.body_len = rq->body_len;
 	fl->stage = FLOW_WRITE;
-	if (proxy_send(rq, &ur, 1, flow_write_done, rq, err, sizeof err) < 0) {
-		if (fl->oc) {
-			/* settled as an unknown outcome: the reservation is kept */
-			struct upstream_response none;
-			memset(&none, 0, sizeof none);
-			none.outcome = UPSTREAM_NOT_SENT;
-			proxy_order_settle(rq, fl->oc, &none);
-		}
-		request_fail(rq, "upstream_unavailable", err, NULL);
-		return -1;
-	}
-	return 0;
+	route_classify(rq->method, rq->target, rq->path_len, &ri);
+	rq->unsent = flow_unsent;
+	return proxy_dispatch(rq, &ur, &ri, fl->oc, flow_write_done);
 }
 
 /* Creates and amends: the order path on the V2 request (fl->before is the
@@ -577,6 +583,7 @@ static void flow_write_done(void *ud, struct upstream_response *resp)
 	struct legacy_flow *fl = rq->ctx;
 
 	rq->xfer = NULL;
+	rq->unsent = NULL;
 	if (fl->oc)
 		proxy_order_settle(rq, fl->oc, resp);
 	if (resp->outcome != UPSTREAM_OK || resp->status < 200 || resp->status > 299) {

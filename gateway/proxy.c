@@ -354,6 +354,22 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 	size_t i;
 	int has_session = oc->group[0] != '\0';
 
+	if (resp->outcome == UPSTREAM_NOT_SENT) {
+		/* nothing reached the exchange: the reservation and the ids are
+		 * released, as for a refusal */
+		const char *why = rq->error_code ? rq->error_code : "upstream_unavailable";
+		for (i = 0; oc->dedupe_claimed && i < oc->n; i++)
+			if (oc->coids[i][0])
+				dedupe_release(rq->gw->dedupe, oc->coids[i]);
+		if (has_session)
+			sessions_settle(ss, oc->session, oc->group, oc->client, oc->reserved, 0, 0,
+					oc->amend ? 0 : (int64_t)oc->n, 0, 0);
+		for (i = 0; i < oc->n; i++)
+			proxy_audit_order(rq, oc->session, oc->group, &oc->orders[i], "refused", why,
+					  NULL, 0, NULL);
+		metrics_order(0, why);
+		return;
+	}
 	if (resp->outcome != UPSTREAM_OK || resp->status >= 500) {
 		/* unknown outcome: the reservation is kept as submitted */
 		if (has_session)
@@ -448,10 +464,38 @@ static void proxy_done(void *ud, struct upstream_response *resp)
 	struct request *rq = ud;
 
 	rq->xfer = NULL;
+	rq->unsent = NULL;
 	if (rq->ctx)
 		proxy_settle_orders(rq, rq->ctx, resp);
 	proxy_relay(rq, resp);
 	request_resume(rq);
+}
+
+/* rq->unsent of a proxied order: answered by the gateway before anything
+ * was sent (queue 429, shutdown, a failed start). */
+static void proxy_unsent(struct request *rq)
+{
+	struct upstream_response none;
+
+	memset(&none, 0, sizeof none);
+	none.outcome = UPSTREAM_NOT_SENT;
+	if (rq->ctx)
+		proxy_settle_orders(rq, rq->ctx, &none);
+}
+
+int proxy_dispatch(struct request *rq, const struct upstream_request *ur,
+		   const struct route_info *ri, const struct order_ctx *oc, upstream_done_fn done)
+{
+	struct curl_slist *headers = NULL;
+	struct upstream_request r = *ur;
+
+	if (proxy_forward_headers(rq, &headers) < 0) {
+		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
+		request_unsent(rq);
+		return -1;
+	}
+	r.sign = 1;
+	return dispatch_send(rq, &r, headers, ri, oc ? oc->n : 1, done);
 }
 
 void proxy_order_settle(struct request *rq, const struct order_ctx *oc,
@@ -803,6 +847,7 @@ void proxy_handle(struct request *rq)
 			return;
 		rq->ctx = oc;
 		rq->ctx_free = free;
+		rq->unsent = proxy_unsent;
 	} else if (ri.kind == ROUTE_DECREASE || ri.kind == ROUTE_CANCEL ||
 		   ri.kind == ROUTE_BATCH_CANCEL) {
 		/* never blocked by limits or session state; only malformed JSON
@@ -821,15 +866,6 @@ void proxy_handle(struct request *rq)
 	ur.query = rq->query;
 	ur.body = rq->body;
 	ur.body_len = rq->body_len;
-	{
-		/* within the account's shared budget: may wait in the loop's queue */
-		struct curl_slist *headers = NULL;
-		if (proxy_forward_headers(rq, &headers) < 0) {
-			request_fail(rq, "upstream_unavailable", "out of memory", NULL);
-			return;
-		}
-		ur.sign = 1;
-		dispatch_send(rq, &ur, headers, &ri, rq->ctx ? ((struct order_ctx *)rq->ctx)->n : 1,
-			      proxy_done);
-	}
+	/* within the account's shared budget: may wait in the loop's queue */
+	proxy_dispatch(rq, &ur, &ri, rq->ctx, proxy_done);
 }

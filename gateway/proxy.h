@@ -58,6 +58,17 @@ void proxy_order_settle(struct request *rq, const struct order_ctx *oc,
 			const struct upstream_response *resp);
 
 /*
+ * Sends rq's upstream call within the account's shared budget
+ * (gateway/dispatch.h: it may wait in the loop's queue, retries what is
+ * safe to retry), signed, with the client's forwardable headers; oc (may
+ * be NULL) gives the number of orders billed. Suspends rq; done(rq, resp)
+ * runs once on this loop. Returns 0, or -1 when rq was answered (after
+ * request_unsent). Loop thread only.
+ */
+int proxy_dispatch(struct request *rq, const struct upstream_request *ur,
+		   const struct route_info *ri, const struct order_ctx *oc, upstream_done_fn done);
+
+/*
  * Starts a signed upstream transfer for rq (ur's headers are ignored: the
  * client's forwardable headers are sent when forward_headers is set, none
  * otherwise) and stores it in rq->xfer; done(ud, resp) then runs once on

@@ -64,6 +64,12 @@ struct request {
 	struct request *park_prev, *park_next;
 	void *ctx;                     /* handler-specific state */
 	void (*ctx_free)(void *ctx);
+	/* Called (once, then cleared) when the gateway answers rq itself and
+	 * its upstream call was never sent: the rate-budget queue's 429, a
+	 * transfer that could not start, the shutdown drain. The handler
+	 * releases what it reserved for the call (session contracts, claimed
+	 * client_order_ids). The handler clears it once its call is settled. */
+	void (*unsent)(struct request *rq);
 	int64_t start_us;
 	long upstream_us;              /* -1 = not forwarded */
 };
@@ -75,7 +81,11 @@ void request_fail(struct request *rq, const char *code, const char *message, jso
 /* Sets the answer; resp is taken (destroyed if an answer exists). */
 void request_answer(struct request *rq, unsigned int status, struct MHD_Response *resp);
 
-/* Suspends the connection until request_resume (same thread). */
+/* Runs and clears rq->unsent, if set (see struct request). */
+void request_unsent(struct request *rq);
+
+/* Suspends the connection until request_resume (same thread); a request
+ * already suspended stays so (one resume ends it). */
 void request_suspend(struct request *rq);
 void request_resume(struct request *rq);
 

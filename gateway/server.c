@@ -368,8 +368,19 @@ static int server_take_body(struct request *rq, const char *data, size_t n)
 	return 0;
 }
 
+void request_unsent(struct request *rq)
+{
+	void (*fn)(struct request *) = rq->unsent;
+
+	rq->unsent = NULL;
+	if (fn)
+		fn(rq);
+}
+
 void request_suspend(struct request *rq)
 {
+	if (rq->suspended)
+		return;
 	rq->suspended = 1;
 	loop_link(rq->loop, rq);
 	MHD_suspend_connection(rq->conn);
@@ -731,6 +742,7 @@ static void loop_abort_waiting(struct loop *l)
 				MHD_add_response_header(rq->reply, "X-Gateway-Outcome", "unknown");
 		} else {
 			request_fail(rq, "shutting_down", "the gateway is stopping", NULL);
+			request_unsent(rq);
 		}
 		request_resume(rq);
 	}
@@ -757,6 +769,7 @@ static void loop_begin_stop(struct loop *l)
 			struct request *rq = l->parked[p];
 			request_unpark(rq);
 			request_fail(rq, "shutting_down", "the gateway is stopping; the request was not sent", NULL);
+			request_unsent(rq);
 			request_resume(rq);
 		}
 	l->park_wake_ms = 0;

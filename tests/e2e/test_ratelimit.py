@@ -140,6 +140,31 @@ class RateBudgetTest(RateBase):
         finally:
             gw.stop()
 
+    def test_order_429d_in_the_queue_frees_its_session_reservation(self):
+        """An order answered 429 rate_limited from the queue was never sent:
+        its contracts must not stay reserved against the session's cap."""
+        gw = Gateway.start(mock=self.mock, keys=self.keys,
+                           config={"rate_limit": {"tier": "basic", "write_tokens_per_s": 10,
+                                                  "max_queue_ms": 100},
+                                   "limits": {"max_session_contracts": "2"}})
+        try:
+            gw.json("POST", "/session/start", {"contracts_limit": 100, "name": "r"})
+            time.sleep(1.3)
+            codes = [gw.json("POST", CREATE, ORDER, headers={"X-Gateway-Session": "r"})[0]
+                     for _ in range(4)]
+            self.assertEqual(codes.count(201), 1, codes)
+            self.assertEqual(codes.count(429), 3, codes)
+            time.sleep(1.3)
+            # one contract accepted, cap two: one more fits
+            st, _, b = gw.json("POST", CREATE, ORDER, headers={"X-Gateway-Session": "r"})
+            self.assertEqual(st, 201, b)
+            st, _, b = gw.json("GET", "/session?name=r")
+            self.assertEqual(st, 200, b)
+            self.assertEqual(b["session"]["contracts_submitted"], "2.00", b)
+            self.assertEqual(b["session"]["orders_accepted"], "2.00", b)
+        finally:
+            gw.stop()
+
     def test_halt_gets_through_while_creates_wait(self):
         out = []
 
@@ -394,6 +419,20 @@ class RateChargedCallsTest(RateBase):
         st, b, took = self.timed("POST", CREATE, ORDER)
         self.assertEqual(st, 201, b)
         self.assertGreater(took, 0.7)
+
+    def test_legacy_translated_create_waits_for_the_budget(self):
+        """A translated legacy create is an order like any other: it waits in
+        the queue for the budget rather than being sent over it."""
+        st, b, took = self.timed("POST", CREATE, ORDER)
+        self.assertEqual(st, 201, b)
+        self.assertLess(took, 0.5)
+        # the bucket is empty: the translated V2 create waits for the refill
+        legacy = {"ticker": ORDER["ticker"], "side": "yes", "action": "buy", "count": 1,
+                  "yes_price": 45, "client_order_id": "leg-wait"}
+        st, b, took = self.timed("POST", "/trade-api/v2/portfolio/orders", legacy)
+        self.assertEqual(st, 201, b)
+        self.assertGreater(took, 0.7)
+        self.assertEqual(b["order"]["client_order_id"], "leg-wait", b)
 
 
 if __name__ == "__main__":
