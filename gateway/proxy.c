@@ -765,7 +765,10 @@ int proxy_send(struct request *rq, const struct upstream_request *ur, int forwar
 	r.headers = headers;
 	r.sign = 1;
 	rq->xfer = upstream_pool_start(request_pool(rq), &r, done, ud, err, errlen);
-	curl_slist_free_all(headers);
+	if (rq->xfer)
+		upstream_xfer_own_headers(rq->xfer, headers);  /* borrowed until it ends */
+	else
+		curl_slist_free_all(headers);
 	if (!rq->xfer) {
 		log_error("cannot start upstream request: %s", err);
 		return -1;
