@@ -1,50 +1,104 @@
-/* dedupe: see dedupe.h. */
+/* dedupe: see dedupe.h.
+ *
+ * A flat table allocated (and touched) once at start: buckets of
+ * DD_WAYS slots, each id hashed to two buckets (two-choice hashing keeps
+ * the table usable up to ~95% full). A slot holds a 128-bit keyed hash of
+ * the id (random key per process, so ids cannot be crafted to collide),
+ * the time it was claimed and the order id. Expired slots are simply
+ * reused, so there is no sweep, no allocation after start, and memory does
+ * not grow with traffic.
+ */
 #include "gateway/dedupe.h"
 
 #include <pthread.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
-struct dd_entry {
-	char *id;
-	char order_id[72];
-	int64_t at_ms;
-	struct dd_entry *next;
+#define DD_WAYS 8
+#define DD_ORDER_ID 39           /* order ids kept up to this long (UUIDs are 36) */
+
+struct dd_slot {
+	uint64_t k1, k2;         /* keyed hash of the id */
+	int64_t at_ms;           /* when claimed */
+	char order_id[DD_ORDER_ID];
+	uint8_t used;
+};
+
+struct dd_bucket {
+	struct dd_slot slot[DD_WAYS];
 };
 
 struct dedupe {
 	pthread_mutex_t lock;
-	struct dd_entry **buckets;
-	size_t nbuckets, count, max;
+	struct dd_bucket *buckets;
+	size_t nbuckets;
 	int64_t window_ms;
-	int64_t last_sweep_ms;
+	uint64_t seed1, seed2;
 };
 
-/* FNV-1a over the id. */
-static size_t dd_hash(const char *s, size_t n)
+/* One 64-bit keyed hash of s (n bytes): multiply-xorshift over 8-byte
+ * words, seeded; different seeds give independent hashes. */
+static uint64_t dd_hash64(const char *s, size_t n, uint64_t seed)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = seed ^ (n * UINT64_C(0x9e3779b97f4a7c15));
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)(h % n);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
+		h ^= h >> 31;
+		s += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t w = 0;
+		memcpy(&w, s, n);
+		h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
+		h ^= h >> 31;
+	}
+	h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return h ^ (h >> 31);
+}
+
+/* The id's two keys. */
+static void dd_keys(const struct dedupe *d, const char *id, uint64_t *k1, uint64_t *k2)
+{
+	size_t n = strlen(id);
+
+	*k1 = dd_hash64(id, n, d->seed1);
+	*k2 = dd_hash64(id, n, d->seed2);
 }
 
 struct dedupe *dedupe_new(int64_t window_ms, size_t max_entries)
 {
 	struct dedupe *d = calloc(1, sizeof *d);
+	uint64_t seeds[2];
 
 	if (!d)
 		return NULL;
-	d->nbuckets = max_entries / 4 + 1;
-	d->buckets = calloc(d->nbuckets, sizeof *d->buckets);
+	/* room for max_entries at ~88% load */
+	d->nbuckets = max_entries / (DD_WAYS - 1) + 1;
+	d->buckets = malloc(d->nbuckets * sizeof *d->buckets);
 	if (!d->buckets) {
 		free(d);
 		return NULL;
 	}
+	/* touched now: the table's memory is resident from the start and
+	 * does not grow with traffic */
+	memset(d->buckets, 0, d->nbuckets * sizeof *d->buckets);
+	if (getrandom(seeds, sizeof seeds, 0) != (ssize_t)sizeof seeds) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seeds[0] = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)(uintptr_t)d;
+		seeds[1] = (uint64_t)ts.tv_sec * UINT64_C(0xbf58476d1ce4e5b9) ^ seeds[0];
+	}
+	d->seed1 = seeds[0];
+	d->seed2 = seeds[1] ^ UINT64_C(0x94d049bb133111eb);
 	pthread_mutex_init(&d->lock, NULL);
-	d->max = max_entries;
 	d->window_ms = window_ms;
 	return d;
 }
@@ -53,75 +107,71 @@ void dedupe_free(struct dedupe *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->nbuckets; i++)
-		for (struct dd_entry *e = d->buckets[i], *n; e; e = n) {
-			n = e->next;
-			free(e->id);
-			free(e);
-		}
 	free(d->buckets);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
-/* Drops expired entries (at most once a second). Caller holds the lock. */
-static void dd_sweep(struct dedupe *d, int64_t now_ms)
+/* The slot holding keys (k1, k2), or NULL. Caller holds the lock. */
+static struct dd_slot *dd_find(struct dedupe *d, uint64_t k1, uint64_t k2)
 {
-	if (now_ms - d->last_sweep_ms < 1000 && d->count < d->max)
-		return;
-	d->last_sweep_ms = now_ms;
-	for (size_t i = 0; i < d->nbuckets; i++)
-		for (struct dd_entry **pp = &d->buckets[i]; *pp;) {
-			struct dd_entry *e = *pp;
-			if (now_ms - e->at_ms > d->window_ms) {
-				*pp = e->next;
-				free(e->id);
-				free(e);
-				d->count--;
-			} else {
-				pp = &e->next;
-			}
+	struct dd_bucket *b[2] = { &d->buckets[k1 % d->nbuckets], &d->buckets[k2 % d->nbuckets] };
+
+	for (int j = 0; j < 2; j++)
+		for (int i = 0; i < DD_WAYS; i++) {
+			struct dd_slot *s = &b[j]->slot[i];
+			if (s->used && s->k1 == k1 && s->k2 == k2)
+				return s;
 		}
+	return NULL;
 }
 
-/* The entry for id, or NULL. Caller holds the lock. */
-static struct dd_entry **dd_find(struct dedupe *d, const char *id)
+/* A slot to put a new id in: empty or expired, in the emptier of the
+ * id's two buckets; NULL when both are full of live ids. */
+static struct dd_slot *dd_free_slot(struct dedupe *d, uint64_t k1, uint64_t k2, int64_t now_ms)
 {
-	struct dd_entry **pp = &d->buckets[dd_hash(id, d->nbuckets)];
+	struct dd_bucket *b[2] = { &d->buckets[k1 % d->nbuckets], &d->buckets[k2 % d->nbuckets] };
+	struct dd_slot *pick[2] = { NULL, NULL };
+	int nfree[2] = { 0, 0 };
 
-	for (; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->id, id) == 0)
-			return pp;
-	return NULL;
+	for (int j = 0; j < 2; j++)
+		for (int i = 0; i < DD_WAYS; i++) {
+			struct dd_slot *s = &b[j]->slot[i];
+			if (!s->used || now_ms - s->at_ms > d->window_ms) {
+				nfree[j]++;
+				if (!pick[j])
+					pick[j] = s;
+			}
+		}
+	return nfree[1] > nfree[0] ? pick[1] : pick[0];
 }
 
 int dedupe_claim(struct dedupe *d, const char *id, int64_t now_ms, char *order_id, size_t cap)
 {
-	struct dd_entry **pp, *e = NULL;
-	size_t b;
+	struct dd_slot *s;
+	uint64_t k1, k2;
 	int rc = 0;
 
 	if (!d || !id || !*id)
 		return -1;
+	dd_keys(d, id, &k1, &k2);
 	pthread_mutex_lock(&d->lock);
-	dd_sweep(d, now_ms);
-	pp = dd_find(d, id);
-	if (pp && now_ms - (*pp)->at_ms <= d->window_ms) {
+	s = dd_find(d, k1, k2);
+	if (s && now_ms - s->at_ms <= d->window_ms) {
 		if (cap)
-			snprintf(order_id, cap, "%s", (*pp)->order_id);
+			snprintf(order_id, cap, "%s", s->order_id);
 		rc = 1;
-	} else if (pp) {
-		(*pp)->at_ms = now_ms;
-		(*pp)->order_id[0] = '\0';
-	} else if (d->count >= d->max || !(e = calloc(1, sizeof *e)) || !(e->id = strdup(id))) {
-		free(e);   /* NULL when full or when calloc failed */
-		rc = -1;
+	} else if (s) {
+		s->at_ms = now_ms;
+		s->order_id[0] = '\0';
+	} else if (!(s = dd_free_slot(d, k1, k2, now_ms))) {
+		rc = -1;   /* full of live ids: not tracked */
 	} else {
-		e->at_ms = now_ms;
-		b = dd_hash(id, d->nbuckets);
-		e->next = d->buckets[b];
-		d->buckets[b] = e;
-		d->count++;
+		s->k1 = k1;
+		s->k2 = k2;
+		s->at_ms = now_ms;
+		s->order_id[0] = '\0';
+		s->used = 1;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return rc;
@@ -129,31 +179,31 @@ int dedupe_claim(struct dedupe *d, const char *id, int64_t now_ms, char *order_i
 
 void dedupe_accepted(struct dedupe *d, const char *id, const char *order_id)
 {
-	struct dd_entry **pp;
+	struct dd_slot *s;
+	uint64_t k1, k2;
 
-	if (!d || !id)
+	if (!d || !id || !order_id)
 		return;
+	dd_keys(d, id, &k1, &k2);
 	pthread_mutex_lock(&d->lock);
-	pp = dd_find(d, id);
-	if (pp && order_id)
-		snprintf((*pp)->order_id, sizeof (*pp)->order_id, "%s", order_id);
+	s = dd_find(d, k1, k2);
+	/* an order id longer than the slot is not kept (never a cut one) */
+	if (s && strlen(order_id) < sizeof s->order_id)
+		memcpy(s->order_id, order_id, strlen(order_id) + 1);
 	pthread_mutex_unlock(&d->lock);
 }
 
 void dedupe_release(struct dedupe *d, const char *id)
 {
-	struct dd_entry **pp, *e;
+	struct dd_slot *s;
+	uint64_t k1, k2;
 
 	if (!d || !id)
 		return;
+	dd_keys(d, id, &k1, &k2);
 	pthread_mutex_lock(&d->lock);
-	pp = dd_find(d, id);
-	if (pp) {
-		e = *pp;
-		*pp = e->next;
-		free(e->id);
-		free(e);
-		d->count--;
-	}
+	s = dd_find(d, k1, k2);
+	if (s)
+		s->used = 0;
 	pthread_mutex_unlock(&d->lock);
 }
