@@ -800,10 +800,19 @@ class Bench:
                            "non_2xx": sum(x["non_2xx"] for x in mine),
                            "requests": sum(x["requests"] for x in mine)}
             t = next(x for x in self.targets if x["name"] == g)
+            big = self.cell(g, max(self.concurrency))
+            by = t.get("upstream_tls_connections_by_first_request") or {}
             r["upstream_tls_handshakes"] = {
                 "gateway_metric": t.get("tls_handshakes_metric") if t.get("tls_handshakes_metric") is not None else "n/a",
                 "seen_by_upstream": t.get("upstream_tls_connections"),
-                "seen_by_upstream_resumed": t.get("upstream_tls_resumed")}
+                "seen_by_upstream_resumed": t.get("upstream_tls_resumed"),
+                # the target: no more than upstream.max_connections over the
+                # c=max run; the background threads (readiness probe,
+                # sessions worker) keep one connection each besides
+                "max_connections": (t.get("config") or {}).get("upstream", {}).get("max_connections"),
+                "in_c%d_cell" % max(self.concurrency):
+                    (big or {}).get("gateway_metrics_delta", {}).get(TLS_METRIC, 0) if big else None,
+                "opened_for_orders": sum(v for k, v in by.items() if k.startswith("POST ") and "/orders" in k)}
             out[g] = r
         cmax = max(self.concurrency)
         out["p99_over_p50_c%d" % cmax] = {
@@ -892,6 +901,11 @@ class Bench:
             L.append("  upstream TLS handshakes: %s (gateway metric), %s new connections seen by the"
                      " upstream (%s resumed)" % (h["gateway_metric"], h["seen_by_upstream"],
                                                   h["seen_by_upstream_resumed"]))
+            ck = [k for k in h if k.startswith("in_c")]
+            if ck:
+                L.append("    %s during the %s run, %s opened for orders; upstream.max_connections %s"
+                         % (h[ck[0]], ck[0][3:].replace("_cell", ""), h["opened_for_orders"],
+                            h["max_connections"]))
             by = t.get("upstream_tls_connections_by_first_request") or {}
             if by:
                 L.append("    opened for: " + ", ".join(
