@@ -87,9 +87,10 @@ struct dedupe *dedupe_new(int64_t window_ms, size_t max_entries)
 		free(d);
 		return NULL;
 	}
-	/* touched now: the table's memory is resident from the start and
-	 * does not grow with traffic */
-	memset(d->buckets, 0, d->nbuckets * sizeof *d->buckets);
+	/* touched now (explicit_bzero: a plain memset after malloc may become
+	 * a calloc that touches nothing): the table is resident from the start
+	 * and RSS does not grow as ids land on new pages */
+	explicit_bzero(d->buckets, d->nbuckets * sizeof *d->buckets);
 	if (getrandom(seeds, sizeof seeds, 0) != (ssize_t)sizeof seeds) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
