@@ -14,7 +14,9 @@
 
 struct dedupe;
 
-/* A table remembering ids for window_ms, at most max_entries. NULL on OOM. */
+/* A table remembering ids for window_ms, with room for about max_entries
+ * live ids (fixed memory, 32 bytes a slot, allocated and touched here; an
+ * id whose slots are all taken by live ids is not tracked). NULL on OOM. */
 struct dedupe *dedupe_new(int64_t window_ms, size_t max_entries);
 void dedupe_free(struct dedupe *d);
 

@@ -292,44 +292,54 @@ static int proxy_mentions_group(const char *body, size_t len)
 	return 0;
 }
 
-/* One audit record for an order decision. */
+/* Appends key: a JSON string (strlen), or null when s is NULL. */
+static void proxy_audit_str(struct audit_line *l, const char *key, const char *s)
+{
+	audit_line_str(l, key, s, s ? strlen(s) : 0);
+}
+
+/* One audit record for an order decision, written straight as text (the
+ * members and their order as before; see audit_line_begin). */
 static void proxy_audit_order(struct request *rq, const char *session, const char *group,
 			      const struct norm_order *o, const char *decision, const char *reason,
 			      const char *limit, long upstream_status, const char *order_id)
 {
-	json_t *a;
+	struct audit_line l;
 	char buf[32];
 
 	if (!rq->gw->audit)
 		return;
-	a = json_object();
-	json_object_set_new(a, "type", json_string("order"));
-	json_object_set_new(a, "request_id", json_string(rq->request_id));
-	json_object_set_new(a, "client", json_string(rq->client ? rq->client : "-"));
-	json_object_set_new(a, "session", session ? json_string(session) : json_null());
-	json_object_set_new(a, "group", group && group[0] ? json_string(group) : json_null());
-	json_object_set_new(a, "endpoint", json_stringn_nocheck(rq->target, rq->path_len));
-	json_object_set_new(a, "method", json_string(rq->method));
+	audit_line_begin(&l);
+	proxy_audit_str(&l, "type", "order");
+	proxy_audit_str(&l, "request_id", rq->request_id);
+	proxy_audit_str(&l, "client", rq->client ? rq->client : "-");
+	proxy_audit_str(&l, "session", session);
+	proxy_audit_str(&l, "group", group && group[0] ? group : NULL);
+	audit_line_str(&l, "endpoint", rq->target, rq->path_len);
+	proxy_audit_str(&l, "method", rq->method);
 	if (o) {
-		json_object_set_new(a, "ticker", json_string(o->ticker));
-		json_object_set_new(a, "side", json_string(o->side_bid ? "bid" : "ask"));
+		proxy_audit_str(&l, "ticker", o->ticker);
+		proxy_audit_str(&l, "side", o->side_bid ? "bid" : "ask");
 		fixed_format_count(o->count, buf, sizeof buf);
-		json_object_set_new(a, "count", json_string(buf));
+		proxy_audit_str(&l, "count", buf);
 		if (o->has_price) {
 			fixed_format_dollars(o->yes_price, buf, sizeof buf);
-			json_object_set_new(a, "price", json_string(buf));
+			proxy_audit_str(&l, "price", buf);
 		}
 		fixed_format_dollars(o->cost, buf, sizeof buf);
-		json_object_set_new(a, "cost", json_string(buf));
+		proxy_audit_str(&l, "cost", buf);
 	}
-	json_object_set_new(a, "decision", json_string(decision));
-	json_object_set_new(a, "reason", reason ? json_string(reason) : json_null());
+	proxy_audit_str(&l, "decision", decision);
+	proxy_audit_str(&l, "reason", reason);
 	if (limit)
-		json_object_set_new(a, "limit", json_string(limit));
-	json_object_set_new(a, "upstream_status", upstream_status > 0 ? json_integer(upstream_status) : json_null());
-	json_object_set_new(a, "order_id", order_id ? json_string(order_id) : json_null());
-	json_object_set_new(a, "latency_us", json_integer(gw_now_us() - rq->start_us));
-	audit_record(rq->gw->audit, a);
+		proxy_audit_str(&l, "limit", limit);
+	if (upstream_status > 0)
+		audit_line_int(&l, "upstream_status", upstream_status);
+	else
+		audit_line_null(&l, "upstream_status");
+	proxy_audit_str(&l, "order_id", order_id);
+	audit_line_int(&l, "latency_us", (long long)(gw_now_us() - rq->start_us));
+	audit_line_end(rq->gw->audit, &l);
 }
 
 /* Refuses an order before forwarding: the error answer, a metrics count,
@@ -601,6 +611,8 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 	struct limits_eff eff;
 	struct limits_refusal lr;
 	struct norm_order *orders = NULL;
+	struct order_summary *sums = NULL;  /* from the rewrite: the client_order_ids */
+	int have_coids = 0;
 	size_t n = 0;
 	long index = -1;
 	int64_t reserved = 0;
@@ -684,9 +696,11 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 		inj.order_group_id = snap.order_group_id;
 		inj.subaccount = (int)snap.subaccount;
 		inj.new_client_order_id = proxy_new_coid;
-		order_rewrite(rq->body ? rq->body : "", rq->body_len, batch,
-			      ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
-			      &inj, &res);
+		/* one parse: rewritten, normalised and the client_order_ids
+		 * (dedupe) all come from it */
+		order_rewrite_norm(rq->body ? rq->body : "", rq->body_len, batch,
+				   ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
+				   &inj, &res);
 		if (res.status != ORDER_OK) {
 			json_t *extra = res.index >= 0 ? json_pack("{s:I}", "index", (json_int_t)res.index) : NULL;
 			const char *code = res.status == ORDER_INVALID_JSON ? "invalid_json"
@@ -697,15 +711,11 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 			order_result_release(&res);
 			return -1;
 		}
-		if (normalize_body(res.body, res.body_len, batch,
-				   ri->kind == ROUTE_CREATE_LEGACY || ri->kind == ROUTE_BATCH_CREATE_LEGACY,
-				   &orders, &n, &index, msg, sizeof msg) < 0) {
-			sessions_settle(rq->gw->sessions, name, snap.order_group_id, rq->client, 0, 0, 0, 1, 0, 0);
-			proxy_refuse(rq, name, snap.order_group_id, NULL, "invalid_order", msg,
-				     index >= 0 ? json_pack("{s:I}", "index", (json_int_t)index) : NULL, NULL);
-			order_result_release(&res);
-			return -1;
-		}
+		orders = res.norm;
+		n = res.order_count;
+		sums = res.orders;
+		res.norm = NULL;
+		res.orders = NULL;
 		free(rq->body);
 		rq->body = res.body;
 		rq->body_len = res.body_len;
@@ -715,6 +725,7 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 	}
 	if (proxy_rate(rq, &eff, orders, n, amend, name, snap.found ? snap.order_group_id : NULL) < 0) {
 		free(orders);
+		free(sums);
 		return -1;
 	}
 	if (snap.found) {
@@ -724,6 +735,7 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 			snprintf(msg, sizeof msg, "session '%s' ended while the order was checked", name);
 			proxy_refuse(rq, name, NULL, NULL, "no_active_session", msg, NULL, NULL);
 			free(orders);
+			free(sums);
 			return -1;
 		}
 	} else {
@@ -735,6 +747,7 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 					amend ? 0 : (int64_t)n, 0, 0);
 		proxy_limit_refusal(rq, name, snap.order_group_id, orders, n, &lr);
 		free(orders);
+		free(sums);
 		return -1;
 	}
 	oc = calloc(1, sizeof *oc + n * sizeof oc->orders[0] + n * 128);
@@ -753,9 +766,18 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 	oc->n = n;
 	memcpy(oc->orders, orders, n * sizeof *orders);
 	free(orders);
+	orders = NULL;
 	oc->coids = (char (*)[128])(void *)(oc->orders + n);
+	if (sums) {
+		/* the ids as rewritten (filled in where absent), from the one parse */
+		for (size_t i = 0; i < n; i++)
+			memcpy(oc->coids[i], sums[i].client_order_id, sizeof oc->coids[i]);
+		free(sums);
+		sums = NULL;
+		have_coids = 1;
+	}
 	if (!amend && rq->gw->dedupe &&
-	    proxy_collect_coids(rq->body, rq->body_len, batch, oc->coids, n) >= 0) {
+	    (have_coids || proxy_collect_coids(rq->body, rq->body_len, batch, oc->coids, n) >= 0)) {
 		/* a client_order_id this gateway already sent (in flight or
 		 * accepted) is answered here, never sent again */
 		int64_t now = gw_now_ms();
@@ -792,6 +814,7 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 	return 0;
 oom:
 	free(orders);
+	free(sums);
 	request_fail(rq, "upstream_unavailable", "out of memory", NULL);
 	return -1;
 }
@@ -810,7 +833,10 @@ int proxy_send(struct request *rq, const struct upstream_request *ur, int forwar
 	r.sign = 1;
 	dispatch_charge(rq->gw, r.method, r.path, r.path_len);  /* legacy_flow's calls */
 	rq->xfer = upstream_pool_start(request_pool(rq), &r, done, ud, err, errlen);
-	curl_slist_free_all(headers);
+	if (rq->xfer)
+		upstream_xfer_own_headers(rq->xfer, headers);  /* borrowed until it ends */
+	else
+		curl_slist_free_all(headers);
 	if (!rq->xfer) {
 		log_error("cannot start upstream request: %s", err);
 		return -1;

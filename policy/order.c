@@ -404,8 +404,33 @@ static enum order_status rewrite_order(json_t *order, int legacy, const struct o
  * order; on failure both are NULL and message/index say why. Pure and
  * thread-safe; the caller releases *res with order_result_release.
  */
-void order_rewrite(const char *body, size_t len, int batch, int legacy,
-		   const struct order_inject *inj, struct order_result *res)
+/* Normalises the (rewritten) orders of root into a new array, or sets
+ * res's message and index and returns NULL. */
+static struct norm_order *normalise_all(json_t *root, json_t *orders, size_t n, int batch,
+					int legacy, struct order_result *res, long *index)
+{
+	struct norm_order *norm = calloc(n, sizeof(*norm));
+
+	if (norm == NULL) {
+		format_message(res->message, sizeof(res->message), "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const json_t *o = batch ? json_array_get(orders, i) : root;
+		int r = legacy ? normalize_legacy(o, &norm[i], res->message, sizeof(res->message))
+			       : normalize_v2(o, &norm[i], res->message, sizeof(res->message));
+
+		if (r != 0) {
+			*index = batch ? (long)i : -1;
+			free(norm);
+			return NULL;
+		}
+	}
+	return norm;
+}
+
+static void rewrite_impl(const char *body, size_t len, int batch, int legacy,
+			 const struct order_inject *inj, struct order_result *res, int want_norm)
 {
 	enum order_status status = ORDER_OK;
 	struct order_summary *sums = NULL;
@@ -469,6 +494,12 @@ void order_rewrite(const char *body, size_t len, int batch, int legacy,
 			goto out;
 	}
 	index = -1;
+	if (want_norm) {
+		status = ORDER_INVALID;
+		res->norm = normalise_all(root, orders, n, batch, legacy, res, &index);
+		if (res->norm == NULL)
+			goto out;
+	}
 	out = json_dumps(root, JSON_COMPACT);
 	if (out == NULL) {
 		status = ORDER_INVALID;
@@ -485,8 +516,24 @@ void order_rewrite(const char *body, size_t len, int batch, int legacy,
 out:
 	res->status = status;
 	res->index = index;
+	if (status != ORDER_OK) {
+		free(res->norm);
+		res->norm = NULL;
+	}
 	free(sums);
 	json_decref(root);
+}
+
+void order_rewrite(const char *body, size_t len, int batch, int legacy,
+		   const struct order_inject *inj, struct order_result *res)
+{
+	rewrite_impl(body, len, batch, legacy, inj, res, 0);
+}
+
+void order_rewrite_norm(const char *body, size_t len, int batch, int legacy,
+			const struct order_inject *inj, struct order_result *res)
+{
+	rewrite_impl(body, len, batch, legacy, inj, res, 1);
 }
 
 /* Frees what *res holds and leaves it empty; NULL is a no-op. */
@@ -496,6 +543,8 @@ void order_result_release(struct order_result *res)
 		return;
 	free(res->body);
 	free(res->orders);
+	free(res->norm);
+	res->norm = NULL;
 	res->body = NULL;
 	res->body_len = 0;
 	res->orders = NULL;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/normalize.h"
+
 enum order_status {
 	ORDER_OK = 0,
 	ORDER_INVALID_JSON,          /* 400 invalid_json */
@@ -47,6 +49,7 @@ struct order_result {
 	size_t body_len;
 	struct order_summary *orders;/* malloc'd, one per order, when OK */
 	size_t order_count;
+	struct norm_order *norm;     /* order_rewrite_norm: malloc'd, one per order, when OK */
 };
 
 /*
@@ -56,6 +59,18 @@ struct order_result {
  */
 void order_rewrite(const char *body, size_t len, int batch, int legacy,
 		   const struct order_inject *inj, struct order_result *res);
+
+/*
+ * order_rewrite, and from the same parse every order normalised
+ * (normalize_v2, or normalize_legacy when legacy) into res->norm: one JSON
+ * parse per body instead of a second one in normalize_body. The orders are
+ * normalised as rewritten, after every one of them was rewritten, so the
+ * first failure reported is the one order_rewrite then normalize_body on
+ * its output would report: ORDER_INVALID, the normaliser's message, and the
+ * batch index (-1 for a single order).
+ */
+void order_rewrite_norm(const char *body, size_t len, int batch, int legacy,
+			const struct order_inject *inj, struct order_result *res);
 
 /* Frees what an order_result holds. */
 void order_result_release(struct order_result *res);

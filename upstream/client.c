@@ -13,6 +13,15 @@
 #include <unistd.h>
 #include <time.h>
 
+/* Idle transfers (each with its configured easy handle) a pool keeps for
+ * reuse: enough for the usual concurrency, bounded so a burst does not pin
+ * memory. */
+#define CLIENT_IDLE_MAX 64
+/* curl's receive buffer per easy handle. */
+#define CLIENT_RECV_BUFFER 4096L
+/* URLs up to this long live inside the transfer (no allocation). */
+#define CLIENT_URL_INLINE 512
+
 struct upstream_pool {
 	CURLM *multi;
 	int epfd;
@@ -20,16 +29,25 @@ struct upstream_pool {
 	int64_t deadline_ms;         /* monotonic; -1 = no timer */
 	size_t active;
 	struct upstream_xfer *head;  /* transfers in the multi */
+	struct upstream_xfer *idle;  /* finished transfers kept for reuse */
+	size_t nidle;
 };
 
 struct upstream_xfer {
 	struct upstream_pool *pool;
 	const struct upstream_opts *opts;
 	int borrowed;                /* easy handle owned by the calling thread */
+	int configured;              /* the easy handle has the fixed options */
 	struct upstream_xfer *prev, *next;
 	CURL *easy;
+	/* The request headers: our own lines in own[] (no allocation), then
+	 * the caller's list, borrowed (it outlives the transfer). */
+	struct curl_slist own[4];
 	struct curl_slist *req_headers;
+	struct curl_slist *owned_headers;  /* freed when the transfer ends */
+	char key_line[160], ts_line[48], sig_line[SIGNER_SIG_MAX + 32];
 	char *url;
+	char url_inline[CLIENT_URL_INLINE];
 	upstream_done_fn done;
 	void *ud;
 	struct upstream_response resp;
@@ -145,17 +163,15 @@ static size_t client_header_cb(char *data, size_t size, size_t nitems, void *ud)
 	return n;
 }
 
-/* Adds the three KALSHI-ACCESS-* headers, signed over method + path with a
- * fresh millisecond timestamp. Returns 0 or -1 with err filled. */
+/* Fills the three KALSHI-ACCESS-* header lines of x, signed over method +
+ * path with a fresh millisecond timestamp (or a ready signature). Returns 0
+ * or -1 with err filled. */
 static int client_sign(const struct upstream_opts *o, const struct upstream_request *r,
-		       struct curl_slist **list, int64_t *ts_out, char *err, size_t errlen)
+		       struct upstream_xfer *x, char *err, size_t errlen)
 {
-	char sig[SIGNER_SIG_MAX], line[SIGNER_SIG_MAX + 64];
+	char sig[SIGNER_SIG_MAX];
 	int64_t ts = signer_now_ms();
-	struct curl_slist *nl;
-
 	int64_t t0 = client_now_us();
-
 	int pre = o->presign ? presign_take(o->presign, r->method, r->path, r->path_len, &ts, sig,
 					    sizeof sig) : -1;
 
@@ -171,23 +187,11 @@ static int client_sign(const struct upstream_opts *o, const struct upstream_requ
 		if (o->on_sign)
 			o->on_sign((long)(client_now_us() - t0));
 	}
-	*ts_out = ts;
-	snprintf(line, sizeof line, "KALSHI-ACCESS-KEY: %s", o->key_id);
-	if (!(nl = curl_slist_append(*list, line)))
-		goto oom;
-	*list = nl;
-	snprintf(line, sizeof line, "KALSHI-ACCESS-TIMESTAMP: %lld", (long long)ts);
-	if (!(nl = curl_slist_append(*list, line)))
-		goto oom;
-	*list = nl;
-	snprintf(line, sizeof line, "KALSHI-ACCESS-SIGNATURE: %s", sig);
-	if (!(nl = curl_slist_append(*list, line)))
-		goto oom;
-	*list = nl;
+	x->resp.signed_ts_ms = ts;
+	snprintf(x->key_line, sizeof x->key_line, "KALSHI-ACCESS-KEY: %s", o->key_id);
+	snprintf(x->ts_line, sizeof x->ts_line, "KALSHI-ACCESS-TIMESTAMP: %lld", (long long)ts);
+	snprintf(x->sig_line, sizeof x->sig_line, "KALSHI-ACCESS-SIGNATURE: %s", sig);
 	return 0;
-oom:
-	snprintf(err, errlen, "out of memory");
-	return -1;
 }
 
 /* CURLOPT_OPENSOCKETFUNCTION: opens the socket and counts it. */
@@ -213,6 +217,18 @@ static int client_close_cb(void *ud, curl_socket_t fd)
 	return close(fd);
 }
 
+/* Frees what a transfer holds for one request: URL, response. */
+static void client_xfer_clear(struct upstream_xfer *x)
+{
+	if (x->url && x->url != x->url_inline)
+		free(x->url);
+	x->url = NULL;
+	x->req_headers = NULL;
+	curl_slist_free_all(x->owned_headers);
+	x->owned_headers = NULL;
+	upstream_response_release(&x->resp);
+}
+
 /* Frees a transfer's memory (the easy handle must be out of any multi). */
 static void client_xfer_free(struct upstream_xfer *x)
 {
@@ -220,68 +236,28 @@ static void client_xfer_free(struct upstream_xfer *x)
 		return;
 	if (x->easy && !x->borrowed)
 		curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->req_headers);
-	free(x->url);
-	upstream_response_release(&x->resp);
+	client_xfer_clear(x);
 	free(x);
 }
 
-/*
- * Builds an easy handle for request r: URL from origin + raw path + query
- * (CURLOPT_PATH_AS_IS so the bytes are sent unchanged), method and body,
- * headers (copied; signed last so the signature is as fresh as possible).
- * Returns a new transfer or NULL with err filled.
- */
-static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
-					     const struct upstream_request *r, CURL *reuse,
-					     char *err, size_t errlen)
+/* Ends a pool transfer: kept with its easy handle for the next request
+ * (up to CLIENT_IDLE_MAX), else freed. */
+static void client_xfer_recycle(struct upstream_pool *p, struct upstream_xfer *x)
 {
-	struct upstream_xfer *x = calloc(1, sizeof *x);
-	size_t ol = strlen(o->origin), ql = r->query ? strlen(r->query) : 0;
-	const struct curl_slist *h;
-	struct curl_slist *nl;
-	CURL *e;
+	if (p->nidle >= CLIENT_IDLE_MAX || !x->easy) {
+		client_xfer_free(x);
+		return;
+	}
+	client_xfer_clear(x);
+	x->next = p->idle;
+	p->idle = x;
+	p->nidle++;
+}
 
-	if (!x || !(x->url = malloc(ol + r->path_len + ql + 2))) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	x->opts = o;
-	memcpy(x->url, o->origin, ol);
-	memcpy(x->url + ol, r->path, r->path_len);
-	x->url[ol + r->path_len] = '\0';
-	if (r->query) {
-		x->url[ol + r->path_len] = '?';
-		memcpy(x->url + ol + r->path_len + 1, r->query, ql + 1);
-	}
-	x->max_bytes = o->max_response_bytes;
-	for (h = r->headers; h; h = h->next) {
-		if (!(nl = curl_slist_append(x->req_headers, h->data))) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-		x->req_headers = nl;
-	}
-	/* no 100-continue round trip, and no header curl would add by itself */
-	if (!(nl = curl_slist_append(x->req_headers, "Expect:"))) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	x->req_headers = nl;
-	if (r->sign && o->signer && o->key_id &&
-	    client_sign(o, r, &x->req_headers, &x->resp.signed_ts_ms, err, errlen) < 0)
-		goto fail;
-	if (reuse) {
-		/* a background thread's own handle: its connection cache keeps
-		 * the upstream connection (and TLS session) between calls */
-		curl_easy_reset(reuse);
-		x->borrowed = 1;
-	}
-	if (!(e = x->easy = reuse ? reuse : curl_easy_init())) {
-		snprintf(err, errlen, "cannot create a curl handle");
-		goto fail;
-	}
-	curl_easy_setopt(e, CURLOPT_URL, x->url);
+/* The options that are the same for every request; set once per easy
+ * handle (a reused handle keeps them). */
+static void client_easy_fixed(CURL *e, const struct upstream_opts *o, struct upstream_xfer *x)
+{
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -298,11 +274,14 @@ static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
 		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	}
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* answers are small JSON: a 4 KiB receive buffer instead of curl's
+	 * 16 KiB, which every easy handle holds, also the ones waiting for a
+	 * connection (1000 clients = 1000 handles) */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, CLIENT_RECV_BUFFER);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	if (o->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, client_write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, client_header_cb);
@@ -313,18 +292,109 @@ static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *)(uintptr_t)o);
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, client_close_cb);
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, (void *)(uintptr_t)o);
+}
+
+/* Links node i of x->own[] holding `line` in front of *list. */
+static void client_own_header(struct upstream_xfer *x, int i, char *line,
+			      struct curl_slist **list)
+{
+	x->own[i].data = line;
+	x->own[i].next = *list;
+	*list = &x->own[i];
+}
+
+/*
+ * Prepares transfer x (fresh, or recycled with a configured easy handle)
+ * for request r: URL from origin + raw path + query (CURLOPT_PATH_AS_IS so
+ * the bytes are sent unchanged), method and body, headers (the caller's
+ * list borrowed, our own lines in front; signed last so the signature is
+ * as fresh as possible). Returns 0 or -1 with err filled.
+ */
+static int client_xfer_setup(struct upstream_xfer *x, const struct upstream_opts *o,
+			     const struct upstream_request *r, char *err, size_t errlen)
+{
+	size_t ol = strlen(o->origin), ql = r->query ? strlen(r->query) : 0;
+	size_t need = ol + r->path_len + ql + 2;
+	struct curl_slist *list = (struct curl_slist *)(uintptr_t)r->headers;
+	CURL *e = x->easy;
+
+	x->opts = o;
+	x->url = need <= sizeof x->url_inline ? x->url_inline : malloc(need);
+	if (!x->url) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(x->url, o->origin, ol);
+	memcpy(x->url + ol, r->path, r->path_len);
+	x->url[ol + r->path_len] = '\0';
+	if (r->query) {
+		x->url[ol + r->path_len] = '?';
+		memcpy(x->url + ol + r->path_len + 1, r->query, ql + 1);
+	}
+	x->max_bytes = o->max_response_bytes;
+	x->too_large = 0;
+	x->body_cap = 0;
+	memset(&x->resp, 0, sizeof x->resp);
+	/* no 100-continue round trip, and no header curl would add by itself */
+	client_own_header(x, 0, (char *)(uintptr_t)"Expect:", &list);
+	if (r->sign && o->signer && o->key_id) {
+		if (client_sign(o, r, x, err, errlen) < 0)
+			return -1;
+		client_own_header(x, 1, x->sig_line, &list);
+		client_own_header(x, 2, x->ts_line, &list);
+		client_own_header(x, 3, x->key_line, &list);
+	}
+	x->req_headers = list;
+	if (!x->configured) {
+		client_easy_fixed(e, o, x);
+		x->configured = 1;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, x->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
+	/* the method: every option a previous request on this handle may have
+	 * set is set again */
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
 	if (strcmp(r->method, "GET") == 0 && r->body_len == 0) {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(r->method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else {
 		/* POSTFIELDS carries the body for every method, DELETE included */
+		curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body_len ? r->body : "");
 		if (strcmp(r->method, "POST") != 0)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
 	}
 	x->start_us = client_now_us();
+	return 0;
+}
+
+/* A new transfer for request r with a fresh easy handle, or `reuse` (a
+ * background thread's own handle, reset first). NULL with err filled. */
+static struct upstream_xfer *client_xfer_new(const struct upstream_opts *o,
+					     const struct upstream_request *r, CURL *reuse,
+					     char *err, size_t errlen)
+{
+	struct upstream_xfer *x = calloc(1, sizeof *x);
+
+	if (!x) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (reuse) {
+		/* a background thread's own handle: its connection cache keeps
+		 * the upstream connection (and TLS session) between calls */
+		curl_easy_reset(reuse);
+		x->borrowed = 1;
+	}
+	if (!(x->easy = reuse ? reuse : curl_easy_init())) {
+		snprintf(err, errlen, "cannot create a curl handle");
+		goto fail;
+	}
+	if (client_xfer_setup(x, o, r, err, errlen) < 0)
+		goto fail;
 	return x;
 fail:
 	client_xfer_free(x);
@@ -403,7 +473,7 @@ static int client_timer_cb(CURLM *m, long timeout_ms, void *userp)
 	return 0;
 }
 
-struct upstream_pool *upstream_pool_new(int epfd, const struct upstream_opts *o,
+struct upstream_pool *upstream_pool_new(int epfd, const struct upstream_opts *o, long max_conns,
 					char *err, size_t errlen)
 {
 	struct upstream_pool *p = calloc(1, sizeof *p);
@@ -420,8 +490,10 @@ struct upstream_pool *upstream_pool_new(int epfd, const struct upstream_opts *o,
 	curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
 	curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, client_timer_cb);
 	curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
-	curl_multi_setopt(p->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, o->max_connections);
-	curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, o->max_connections);
+	if (max_conns < 1)
+		max_conns = 1;
+	curl_multi_setopt(p->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_conns);
+	curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, max_conns);
 	curl_multi_setopt(p->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	return p;
 }
@@ -457,7 +529,7 @@ static void client_drain(struct upstream_pool *p)
 		client_classify(x, m->data.result);
 		client_detach(x);
 		x->done(x->ud, &x->resp);
-		client_xfer_free(x);
+		client_xfer_recycle(p, x);
 	}
 }
 
@@ -466,18 +538,27 @@ struct upstream_xfer *upstream_pool_start(struct upstream_pool *p,
 					  upstream_done_fn done, void *ud,
 					  char *err, size_t errlen)
 {
-	struct upstream_xfer *x = client_xfer_new(p->opts, r, NULL, err, errlen);
+	struct upstream_xfer *x = p->idle;
 	CURLMcode mc;
 
-	if (!x)
+	if (x) {
+		p->idle = x->next;
+		p->nidle--;
+		x->next = NULL;
+		if (client_xfer_setup(x, p->opts, r, err, errlen) < 0) {
+			client_xfer_recycle(p, x);
+			return NULL;
+		}
+	} else if (!(x = client_xfer_new(p->opts, r, NULL, err, errlen))) {
 		return NULL;
+	}
 	x->pool = p;
 	x->done = done;
 	x->ud = ud;
 	mc = curl_multi_add_handle(p->multi, x->easy);
 	if (mc != CURLM_OK) {
 		snprintf(err, errlen, "cannot start transfer: %s", curl_multi_strerror(mc));
-		client_xfer_free(x);
+		client_xfer_recycle(p, x);
 		return NULL;
 	}
 	p->active++;
@@ -493,7 +574,12 @@ void upstream_xfer_cancel(struct upstream_xfer *x)
 	if (!x)
 		return;
 	client_detach(x);
-	client_xfer_free(x);
+	client_xfer_recycle(x->pool, x);
+}
+
+void upstream_xfer_own_headers(struct upstream_xfer *x, struct curl_slist *headers)
+{
+	x->owned_headers = headers;
 }
 
 int upstream_xfer_sent(const struct upstream_xfer *x)
@@ -549,6 +635,11 @@ void upstream_pool_free(struct upstream_pool *p)
 	while (p->head) {
 		struct upstream_xfer *x = p->head;
 		client_detach(x);
+		client_xfer_free(x);
+	}
+	while (p->idle) {
+		struct upstream_xfer *x = p->idle;
+		p->idle = x->next;
 		client_xfer_free(x);
 	}
 	curl_multi_cleanup(p->multi);

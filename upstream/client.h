@@ -3,7 +3,11 @@
  * handle driven by curl_multi_socket_action on its owner's epoll set; it
  * belongs to one event loop and must only be used from that loop's thread.
  * Connections are kept alive and reused (HTTP/2 when the upstream offers it
- * over TLS), bounded by max_connections per pool.
+ * over TLS), bounded per pool by the max_conns it is created with (the
+ * gateway splits upstream.max_connections across its event loops, so the
+ * process as a whole stays within it). Finished transfers keep their easy
+ * handle for the next request on the same pool (no curl_easy_init, no
+ * option set-up beyond the per-request ones, no header copies).
  *
  * upstream_blocking() is a separate, thread-safe, blocking call for
  * background threads (readiness probe, session operations).
@@ -59,7 +63,8 @@ struct upstream_response {
 void upstream_response_release(struct upstream_response *r);
 
 /* A request: method, raw path (with /trade-api/v2, no query), raw query or
- * NULL, extra headers (borrowed; copied), body (borrowed until done). */
+ * NULL, extra headers and body (both borrowed until the transfer ends; see
+ * upstream_xfer_own_headers to hand the list over instead). */
 struct upstream_request {
 	const char *method;
 	const char *path;
@@ -79,8 +84,9 @@ struct upstream_xfer;
 typedef void (*upstream_done_fn)(void *ud, struct upstream_response *resp);
 
 /* Creates a pool whose sockets are registered on epoll set epfd, with
- * epoll_event.data.fd = the socket. Returns NULL with err filled. */
-struct upstream_pool *upstream_pool_new(int epfd, const struct upstream_opts *o,
+ * epoll_event.data.fd = the socket, holding at most max_conns (>= 1)
+ * upstream connections. Returns NULL with err filled. */
+struct upstream_pool *upstream_pool_new(int epfd, const struct upstream_opts *o, long max_conns,
 					char *err, size_t errlen);
 
 /* Aborts every transfer without calling back, closes connections, frees.
@@ -101,6 +107,10 @@ struct upstream_xfer *upstream_pool_start(struct upstream_pool *p,
 
 /* Aborts a transfer; its callback is never called. */
 void upstream_xfer_cancel(struct upstream_xfer *x);
+
+/* Hands the transfer a header list (the one its request borrowed) to free
+ * when it ends. */
+void upstream_xfer_own_headers(struct upstream_xfer *x, struct curl_slist *headers);
 
 /* Whether the transfer already sent any request bytes (for shutdown). */
 int upstream_xfer_sent(const struct upstream_xfer *x);

@@ -8,7 +8,14 @@
 #include <string.h>
 #include <time.h>
 
-#define PRESIGN_SLOTS 4      /* ready signatures kept per path */
+#define PRESIGN_SLOTS 4      /* ready signatures kept per path at most */
+/* How many a path keeps ready depends on its recent use, so an idle or
+ * unused path does not burn CPU on signatures that expire unused: all
+ * PRESIGN_SLOTS while taken within the last PRESIGN_BUSY_MS; one while
+ * taken within PRESIGN_WARM_MS (the order create path: always one); none
+ * otherwise. */
+#define PRESIGN_BUSY_MS 1000
+#define PRESIGN_WARM_MS 60000
 
 static const char *const presign_paths[] = {
 	"/trade-api/v2/portfolio/events/orders",
@@ -29,6 +36,7 @@ struct presign {
 	pthread_cond_t cond;
 	int stop;
 	struct presign_slot slots[NPATHS][PRESIGN_SLOTS];
+	int64_t last_take_ms[NPATHS];  /* wall clock; 0 = never */
 	atomic_long hits, misses, discards;
 };
 
@@ -38,8 +46,23 @@ static int64_t presign_now(void)
 	return signer_now_ms();
 }
 
-/* The filler: keeps every path's slots full of signatures younger than
- * half the maximum age, each for a distinct millisecond. */
+/* How many ready signatures path k should have now (see PRESIGN_BUSY_MS).
+ * Caller holds the lock. */
+static int presign_want(const struct presign *p, size_t k, int64_t now)
+{
+	int64_t last = p->last_take_ms[k];
+
+	if (last && now - last <= PRESIGN_BUSY_MS)
+		return PRESIGN_SLOTS;
+	if (k == 0 || (last && now - last <= PRESIGN_WARM_MS))
+		return 1;
+	return 0;
+}
+
+/* The filler: keeps each path's wanted number of slots holding signatures
+ * younger than three quarters of the maximum age (so a take always finds
+ * one within the age), each for a distinct millisecond. Slots past the
+ * wanted number are left to expire. */
 static void *presign_main(void *arg)
 {
 	struct presign *p = arg;
@@ -48,10 +71,13 @@ static void *presign_main(void *arg)
 	pthread_setname_np(pthread_self(), "gw-presign");
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
-		int64_t now = presign_now(), fresh = now - p->max_age_ms / 2;
+		int64_t now = presign_now(), fresh = now - p->max_age_ms * 3 / 4;
 		int did = 0;
-		for (size_t k = 0; k < NPATHS && !p->stop; k++)
-			for (size_t i = 0; i < PRESIGN_SLOTS; i++) {
+		for (size_t k = 0; k < NPATHS && !p->stop; k++) {
+			int want = presign_want(p, k, now), have = 0;
+			for (size_t i = 0; i < PRESIGN_SLOTS; i++)
+				have += p->slots[k][i].ts_ms && p->slots[k][i].ts_ms >= fresh;
+			for (size_t i = 0; i < PRESIGN_SLOTS && have < want && !p->stop; i++) {
 				struct presign_slot *sl = &p->slots[k][i];
 				char sig[SIGNER_SIG_MAX], err[128];
 				int64_t ts;
@@ -72,11 +98,13 @@ static void *presign_main(void *arg)
 					atomic_fetch_add(&p->discards, 1);
 				sl->ts_ms = ts;
 				memcpy(sl->sig, sig, sizeof sig);
+				have++;
 				did = 1;
 			}
+		}
 		if (!did) {
 			struct timespec until;
-			long wait_ms = p->max_age_ms / 4 > 0 ? p->max_age_ms / 4 : 1;
+			long wait_ms = p->max_age_ms / 8 > 0 ? p->max_age_ms / 8 : 1;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += wait_ms * 1000000L;
 			until.tv_sec += until.tv_nsec / 1000000000L;
@@ -136,6 +164,7 @@ int presign_take(struct presign *p, const char *method, const char *path, size_t
 		return -1;
 	now = presign_now();
 	pthread_mutex_lock(&p->lock);
+	p->last_take_ms[k] = now;
 	for (size_t i = 0; i < PRESIGN_SLOTS; i++) {
 		struct presign_slot *sl = &p->slots[k][i];
 		if (!sl->ts_ms)

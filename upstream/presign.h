@@ -8,7 +8,10 @@
  * signature is for its own millisecond, is used at most once, and is
  * discarded once older than upstream.presign_max_age_ms (the trade-off:
  * Kalshi sees timestamps up to that old). An empty pool means signing
- * inline. Thread-safe.
+ * inline. The pool follows demand: up to 4 ready signatures per path while
+ * it is in use, one otherwise (the batch path: none once unused for a
+ * minute), so an idle gateway makes ~13 signatures a second, not 160.
+ * Thread-safe.
  */
 #ifndef UPSTREAM_PRESIGN_H
 #define UPSTREAM_PRESIGN_H

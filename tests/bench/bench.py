@@ -22,6 +22,8 @@ Environment (all optional): BENCH_QUICK=1 (about a minute), BENCH_DURATION
 BENCH_CONCURRENCY ("1,16,128"), BENCH_BUDGET_S (total time the optional runs
 may not push past; 285, quick 75), BENCH_GROWTH_S and BENCH_GROWTH_C (the
 three RSS-growth runs: 10 s, quick 3, at c=128), BENCH_C1000_S (5, quick 3),
+BENCH_PACE_MS and BENCH_PACED_S (a paced c=1 run per target, one order every
+5 ms for 5 s, quick 2 s; 0 = skip),
 BENCH_NGINX_WORKERS (1), BENCH_NGINX_KEEPALIVE (32), BENCH_UPSTREAM_WORKERS
 (1), BENCH_GW_THREADS (server.threads, 0 = one per core), BENCH_UPSTREAM_H2=1
 (the upstream offers HTTP/2), BENCH_KEEP=1 (keep the temporary directory). Every process started here is stopped at the
@@ -267,6 +269,13 @@ class Bench:
         self.growth_s = env_int("BENCH_GROWTH_S", 3 if self.quick else 10)
         self.growth_c = env_int("BENCH_GROWTH_C", 128)
         self.c1000_s = env_int("BENCH_C1000_S", 3 if self.quick else 5)
+        # a paced c=1 run per target: one order every BENCH_PACE_MS (wrk's
+        # delay()), so the latency of an order is measured below the rate
+        # one core can sign at (a closed loop at c=1 asks for more
+        # signatures a second than RSA-2048 can make; see README)
+        self.pace_ms = env_int("BENCH_PACE_MS", 5)
+        self.paced_s = env_int("BENCH_PACED_S", 2 if self.quick else 5)
+        self.paced = {}
         self.nginx_workers = env_int("BENCH_NGINX_WORKERS", 1)
         self.nginx_keepalive = env_int("BENCH_NGINX_KEEPALIVE", 32)
         self.upstream_workers = env_int("BENCH_UPSTREAM_WORKERS", 1)
@@ -500,13 +509,14 @@ class Bench:
 
     # -- measurement --
 
-    def wrk(self, port, c, seconds, capture=False):
+    def wrk(self, port, c, seconds, capture=False, pace_ms=0):
         threads = max(1, min(c, self.ncpu))
         argv = [self.wrk_bin, "-t%d" % threads, "-c%d" % c, "-d%ds" % seconds,
                 "--timeout", "5s", "-s", os.path.join(HERE, "order.lua"),
                 "http://127.0.0.1:%d%s" % (port, ORDER_PATH)]
         env = dict(os.environ)
         env["BENCH_CAPTURE"] = "1" if capture else "0"
+        env["BENCH_PACE_MS"] = str(pace_ms)
         outp = os.path.join(self.dir, "wrk.out")
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(outp, "wb") as out:
@@ -530,7 +540,7 @@ class Bench:
         res["wrk_text"] = text[:m.start()].strip()
         return res
 
-    def measure(self, target, port, c, seconds, pids_fn, gw_port=None, record=True):
+    def measure(self, target, port, c, seconds, pids_fn, gw_port=None, record=True, pace_ms=0):
         """One cell: wrk at concurrency c against port; CPU and RSS of the
         processes pids_fn() returns (the proxy), plus the upstream's."""
         pids = pids_fn()
@@ -539,7 +549,7 @@ class Bench:
         tls0 = self.tls_connections()
         m0 = self.gateway_metrics(gw_port) if gw_port else None
         tasks0 = task_ticks(pids[0]) if gw_port and pids else {}
-        res = self.wrk(port, c, seconds)
+        res = self.wrk(port, c, seconds, pace_ms=pace_ms)
         tasks1 = task_ticks(pids[0]) if gw_port and pids else {}
         cpu1, up1, host1 = cpu_ticks(pids), cpu_ticks(up_pids), host_cpu()
         tls1 = self.tls_connections()
@@ -548,7 +558,7 @@ class Bench:
         dur = res["duration_us"] / 1e6
         e = res["errors"]
         cell = {
-            "target": target, "concurrency": c, "threads": res["threads"],
+            "target": target, "concurrency": c, "threads": res["threads"], "pace_ms": pace_ms,
             "duration_s": round(dur, 3), "requests": reqs,
             "rps": round(reqs / dur, 1) if dur > 0 else 0,
             "latency_us": res["latency_us"],
@@ -659,6 +669,7 @@ class Bench:
         self.wrk(self.up_http, 16, self.warmup)
         for c in self.concurrency:
             self.measure("direct", self.up_http, c, self.duration, lambda: [])
+        self.measure_paced("direct", self.up_http, lambda: [])
         # 2. nginx proxy
         proxy = self.start_proxy()
         self.targets.append({"name": "nginx", "port": self.proxy_port,
@@ -670,6 +681,7 @@ class Bench:
         pids = lambda: self.nginx_workers_of(proxy)
         for c in self.concurrency:
             self.measure("nginx", self.proxy_port, c, self.duration, pids)
+        self.measure_paced("nginx", self.proxy_port, pids)
         tls_after = self.tls_connections()
         self.targets[-1]["upstream_tls_connections"] = tls_after[0] - tls_before[0]
         self.targets[-1]["upstream_tls_resumed"] = tls_after[1] - tls_before[1]
@@ -715,6 +727,8 @@ class Bench:
                 msg = "%s c=%d: %s\n%s" % (name, c, e, gateway_log_excerpt(self.gw_logs[label], 30)[0])
                 self.failures.append({"target": name, "concurrency": c, "error": msg})
                 log(msg)
+        if gw.poll() is None:
+            self.measure_paced(name, port, pids, gw_port=port)
         if extras and gw.poll() is None:
             if self.allowed(3 * (self.growth_s + 1), targets_left, "the RSS growth runs"):
                 runs = []
@@ -762,6 +776,19 @@ class Bench:
 
     # -- report --
 
+    def measure_paced(self, target, port, pids_fn, gw_port=None):
+        if self.pace_ms <= 0 or self.paced_s <= 0:
+            return
+        try:
+            cell = self.measure(target, port, 1, self.paced_s, pids_fn, gw_port=gw_port,
+                                record=False, pace_ms=self.pace_ms)
+        except BenchError as e:
+            log("%s paced c=1: %s" % (target, e))
+            return
+        self.paced[target] = cell
+        self.extra_cells.append(("%s paced 1/%dms" % (target.replace("gateway ", ""), self.pace_ms),
+                                 cell))
+
     def cell(self, target, c):
         for x in self.cells:
             if x["target"] == target and x["concurrency"] == c:
@@ -783,6 +810,13 @@ class Bench:
                 r["latency_added_p50_c%d" % c1] = {
                     "gateway_us": added_g, "nginx_us": added_n,
                     "ratio": round(added_g / added_n, 2) if added_n > 0 else None}
+            dp, np_, gp = self.paced.get("direct"), self.paced.get("nginx"), self.paced.get(g)
+            if dp and np_ and gp:
+                added_n = np_["latency_us"]["p50"] - dp["latency_us"]["p50"]
+                added_g = gp["latency_us"]["p50"] - dp["latency_us"]["p50"]
+                r["latency_added_p50_c1_paced"] = {
+                    "pace_ms": self.pace_ms, "gateway_us": added_g, "nginx_us": added_n,
+                    "ratio": round(added_g / added_n, 2) if added_n > 0 else None}
             cpu = {}
             for c in self.concurrency:
                 gc, nc = self.cell(g, c), self.cell("nginx", c)
@@ -800,10 +834,19 @@ class Bench:
                            "non_2xx": sum(x["non_2xx"] for x in mine),
                            "requests": sum(x["requests"] for x in mine)}
             t = next(x for x in self.targets if x["name"] == g)
+            big = self.cell(g, max(self.concurrency))
+            by = t.get("upstream_tls_connections_by_first_request") or {}
             r["upstream_tls_handshakes"] = {
                 "gateway_metric": t.get("tls_handshakes_metric") if t.get("tls_handshakes_metric") is not None else "n/a",
                 "seen_by_upstream": t.get("upstream_tls_connections"),
-                "seen_by_upstream_resumed": t.get("upstream_tls_resumed")}
+                "seen_by_upstream_resumed": t.get("upstream_tls_resumed"),
+                # the target: no more than upstream.max_connections over the
+                # c=max run; the background threads (readiness probe,
+                # sessions worker) keep one connection each besides
+                "max_connections": (t.get("config") or {}).get("upstream", {}).get("max_connections"),
+                "in_c%d_cell" % max(self.concurrency):
+                    (big or {}).get("gateway_metrics_delta", {}).get(TLS_METRIC, 0) if big else None,
+                "opened_for_orders": sum(v for k, v in by.items() if k.startswith("POST ") and "/orders" in k)}
             out[g] = r
         cmax = max(self.concurrency)
         out["p99_over_p50_c%d" % cmax] = {
@@ -892,6 +935,11 @@ class Bench:
             L.append("  upstream TLS handshakes: %s (gateway metric), %s new connections seen by the"
                      " upstream (%s resumed)" % (h["gateway_metric"], h["seen_by_upstream"],
                                                   h["seen_by_upstream_resumed"]))
+            ck = [k for k in h if k.startswith("in_c")]
+            if ck:
+                L.append("    %s during the %s run, %s opened for orders; upstream.max_connections %s"
+                         % (h[ck[0]], ck[0][3:].replace("_cell", ""), h["opened_for_orders"],
+                            h["max_connections"]))
             by = t.get("upstream_tls_connections_by_first_request") or {}
             if by:
                 L.append("    opened for: " + ", ".join(

@@ -14,6 +14,14 @@ local prefix = '{"ticker":"KXBENCH-26DEC31-A","side":"bid","count":"1.00","price
     '"client_order_id":"'
 local suffix = '"}'
 local capture = os.getenv("BENCH_CAPTURE") == "1"
+-- BENCH_PACE_MS > 0: wait that long after each answer before the next
+-- request (wrk's delay(); the wait is not part of the latency measured)
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "0") or 0
+if pace > 0 then
+    function delay()
+        return pace
+    end
+end
 
 local threads = {}
 local next_id = 0
