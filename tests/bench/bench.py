@@ -337,6 +337,22 @@ class Bench:
                     "command": "openssl speed -seconds 2 rsa2048"}
         log("RSA-2048 sign %.3f ms (%.0f/s)" % (self.rsa["sign_s"] * 1e3, self.rsa["sign_per_s"]))
 
+    def limiter_cost(self):
+        """The shared rate limiter's cost per admission decision
+        (build/bench_ratelimit: cost lookup + try-admit with refill and the
+        fairness check, over a mix of reads, creates, cancels and batches)."""
+        exe = os.path.join(self.build, "bench_ratelimit")
+        if not os.path.exists(exe):
+            raise BenchError("%s is missing: run make" % exe)
+        out = run_cmd([exe], timeout=120)
+        try:
+            self.limiter = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise BenchError("cannot read %s output:\n%s" % (exe, out))
+        self.limiter["target_ns"] = 5000
+        log("rate limiter: %.1f ns per admission decision (target < 5000 ns)"
+            % self.limiter["limiter_ns_per_request"])
+
     def render(self, template, prefix, values):
         with open(os.path.join(HERE, template)) as f:
             text = f.read()
@@ -660,6 +676,7 @@ class Bench:
         log("temporary directory %s (%s)" % (self.dir, "kept" if self.keep else "removed at the end"))
         self.make_keys()
         self.rsa_speed()
+        self.limiter_cost()
         self.start_upstream()
         log("upstream nginx: https %d, http %d%s" % (self.up_https, self.up_http,
                                                      " (HTTP/2 offered)" if self.h2 else ""))
@@ -905,6 +922,9 @@ class Bench:
         L = []
         L.append("RSA-2048 sign (openssl speed -seconds 2 rsa2048): %.1f us (%.0f/s)" %
                  (self.rsa["sign_s"] * 1e6, self.rsa["sign_per_s"]))
+        L.append("rate limiter cost per request (build/bench_ratelimit): %.3f us (target < 5 us: %s)"
+                 % (self.limiter["limiter_ns_per_request"] / 1000.0,
+                    "met" if self.limiter["limiter_ns_per_request"] < 5000 else "MISSED"))
         for g in [t["name"] for t in self.targets if t["name"].startswith("gateway")]:
             if g not in r:
                 continue
@@ -996,6 +1016,7 @@ class Bench:
             "machine": dict(machine_info(), loadavg_at_start=self.loadavg_start),
             "versions": self.versions(),
             "rsa2048": self.rsa,
+            "rate_limiter": self.limiter,
             "targets": self.targets,
             "cells": self.cells,
             "extras": self.extras,
