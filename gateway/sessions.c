@@ -63,6 +63,9 @@ struct sessions {
 	struct intent *intents;
 	size_t nint, capint;
 	int dirty;                       /* counters changed since the last write */
+	/* a session whose start is not in the state file yet: orders do not
+	 * see it (a crash now makes recovery delete its group) */
+	char unsaved[SESSION_NAME_MAX + 1];
 	int reconciled;
 	char why[256];
 	char path[4096];
@@ -1075,8 +1078,13 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	if (sess_grow((void **)&s->act, &s->capact, s->nact, sizeof *s->act) == 0)
 		s->act[s->nact++] = ss;
 	sess_drop_intent_locked(s, it.id);
+	snprintf(s->unsaved, sizeof s->unsaved, "%s", ss.name);
 	pthread_mutex_unlock(&s->lock);
-	if (sess_persist(s) < 0) {
+	i = sess_persist(s);
+	pthread_mutex_lock(&s->lock);
+	s->unsaved[0] = '\0';
+	pthread_mutex_unlock(&s->lock);
+	if (i < 0) {
 		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
 		return;
 	}
@@ -2029,6 +2037,8 @@ void sessions_snapshot(struct sessions *s, const char *name, struct session_snap
 		return;
 	pthread_mutex_lock(&s->lock);
 	i = sess_find(s, name);
+	if (i >= 0 && strcmp(s->unsaved, name) == 0)
+		i = -1;  /* not durable yet: no order may use its group */
 	if (i >= 0) {
 		out->found = 1;
 		out->status = s->act[i].status;
