@@ -149,3 +149,24 @@ class Gateway:
         except Exception:
             pass
         return self.proc.returncode
+
+
+def sanitized_build():
+    """Whether the build under test has AddressSanitizer (its folder name
+    says so: build-address-undefined/). Long load and kill tests skip there
+    or run a reduced count."""
+    return "address" in os.path.basename(os.path.normpath(BUILD))
+
+
+def proc_fd_count(pid):
+    """Open file descriptors of process pid (entries of /proc/PID/fd)."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def proc_rss_kb(pid):
+    """Resident set size of process pid in KiB (VmRSS of /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
