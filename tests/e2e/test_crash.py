@@ -543,6 +543,7 @@ class CrashUnderLoadTest(unittest.TestCase):
                 time.sleep(rng.uniform(0.005, 0.04))
                 self.gw.proc.send_signal(signal.SIGSTOP)
                 try:
+                    gwharness.wait_stopped(self.gw.proc.pid)
                     if os.path.exists(path):  # written at the first start
                         with open(path) as f:
                             state = json.load(f)
