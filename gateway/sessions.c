@@ -1785,19 +1785,29 @@ static void sess_auto_new_group(struct sessions *s, const char *name)
 		snprintf(ss->previous_group_ids[ss->nprevious++], SESSION_ID_MAX, "%s",
 			 ss->order_group_id);
 		snprintf(ss->order_group_id, sizeof ss->order_group_id, "%s", newid);
-		ss->status = SESSION_ACTIVE;
-		ss->status_reason[0] = '\0';
 		ss->recover_at_ms = 0;
 		ss->resting = 0;
 		ss->verified = 1;
 		ss->auto_resets++;
 		sess_clear_window(ss);
-		sess_event(s, "session_reset", ss);
 		adopted = 1;
 		sess_drop_intent_locked(s, it.id);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (adopted) {
+		/* orders use the new group only once the state file holds it (a
+		 * crash before would leave them in a group recovery deletes):
+		 * the session stays triggered until then */
+		sess_persist(s);
+		pthread_mutex_lock(&s->lock);
+		i = sess_find(s, name);
+		if (i >= 0 && strcmp(s->act[i].order_group_id, newid) == 0 &&
+		    s->act[i].status == SESSION_TRIGGERED) {
+			s->act[i].status = SESSION_ACTIVE;
+			s->act[i].status_reason[0] = '\0';
+			sess_event(s, "session_reset", &s->act[i]);
+		}
+		pthread_mutex_unlock(&s->lock);
 		sess_persist(s);
 		log_warn("session '%s': order group %s replaced by new group %s after its 15-second window trigger",
 			 name, cur.order_group_id, newid);
