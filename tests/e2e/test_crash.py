@@ -574,5 +574,78 @@ class CrashUnderLoadTest(unittest.TestCase):
         self.assertGreater(hits, 0)
 
 
+    def test_orders_never_use_a_replacement_group_before_it_is_durable(self):
+        """Regression, the same for on_trigger new_group: the replacement
+        group was given to orders before the state file held it. Orders
+        flood a session with a 5-contract window, so every group trips at
+        once and is replaced after the next group watch (about a second);
+        the gateway is frozen as soon as the exchange logs each replacement
+        create, and every order create logged by then must carry a group
+        the state file already holds."""
+        seed = int(os.environ.get("GW_SEED", "0")) or random.randrange(1, 1 << 30)
+        swaps = int(os.environ.get("GW_SWAPS", "4" if SANITIZED else "12"))
+        self.cfg["session"].update(on_trigger="new_group", max_auto_resets=1000000)
+        self.orders, self.order_status = {}, {}
+        self.gate = Gate(ORDER_THREADS)
+        self.addCleanup(self.gate.finish)
+        self.start_gw()
+        st, _, raw = harness.http("POST", self.url + "/session/start",
+                                  body={"name": "n", "contracts_limit": 5})
+        self.assertEqual(st, 201, raw)
+        threads = [threading.Thread(target=self.orderer, args=(random.Random(seed + i), ("n",)),
+                                    daemon=True) for i in range(ORDER_THREADS)]
+        for t in threads:
+            t.start()
+        path = os.path.join(self.state_dir, "sessions.json")
+        durable, pending = set(), []
+        caught = checked = 0
+        self.mock.clear()
+        self.gate.open()
+        deadline = time.time() + 10 + 3 * swaps
+        try:
+            while caught < swaps:
+                self.assertLess(time.time(), deadline, "only %d group replacements" % caught)
+                reqs = self.mock.requests()
+                self.mock.clear()
+                pending += [r for r in reqs if r["method"] == "POST" and r["path"] == CREATE_V2]
+                if not any(r["path"] == GROUPS + "/create" for r in reqs):
+                    continue
+                self.gw.proc.send_signal(signal.SIGSTOP)
+                try:
+                    gwharness.wait_stopped(self.gw.proc.pid)
+                    with open(path) as f:
+                        state = json.load(f)
+                    for x in state["sessions"] + state["history"]:
+                        durable.add(x["order_group_id"])
+                        durable.update(x["previous_group_ids"])
+                    time.sleep(0.005)
+                    pending += [r for r in self.mock.requests()
+                                if r["method"] == "POST" and r["path"] == CREATE_V2]
+                    self.mock.clear()
+                finally:
+                    self.gw.proc.send_signal(signal.SIGCONT)
+                caught += 1
+                for r in pending:
+                    group = json.loads(r["body"]).get("order_group_id")
+                    checked += 1
+                    if group not in durable:
+                        print("\nstate file: %s\nthe gateway's log: %s" % (
+                            json.dumps(state)[:3000], quiet_log(self.gw)))
+                    self.assertIn(group, durable,
+                                  "seed %d, replacement %d: an order reached the exchange with "
+                                  "group %s before the state file held it" % (seed, caught, group))
+                pending = []
+        finally:
+            self.gate.finish()
+        for t in threads:
+            t.join(20)
+        cur = [x for x in json.loads(harness.http("GET", self.url + "/sessions")[2])["sessions"]
+               if x["name"] == "n"][0]
+        print("\ncrash: %d group replacements frozen at, %d creates checked, %d auto resets"
+              % (caught, checked, cur["auto_resets"]))
+        self.assertGreaterEqual(cur["auto_resets"], swaps - 1)
+        self.assertGreater(checked, 0)
+
+
 if __name__ == "__main__":
     unittest.main()
