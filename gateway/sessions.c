@@ -988,6 +988,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	json_t *before, *body, *ans;
 	struct session ss;
 	long i;
+	int saved;
 
 	pthread_mutex_lock(&s->lock);
 	i = sess_find(s, j->name);
@@ -1080,11 +1081,11 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	sess_drop_intent_locked(s, it.id);
 	snprintf(s->unsaved, sizeof s->unsaved, "%s", ss.name);
 	pthread_mutex_unlock(&s->lock);
-	i = sess_persist(s);
+	saved = sess_persist(s);
 	pthread_mutex_lock(&s->lock);
 	s->unsaved[0] = '\0';
 	pthread_mutex_unlock(&s->lock);
-	if (i < 0) {
+	if (saved < 0) {
 		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
 		return;
 	}
