@@ -21,6 +21,14 @@ the same state directory against the same mock exchange, and the test checks:
   saw accepted more than FLUSH_SLACK_S before the kill (counters are
   flushed every second) and at most what the mock accepted for its group.
 
+Two regression tests freeze the gateway (SIGSTOP) instead of killing it, at
+random moments while a session is started and ended in a loop, and as each
+on_trigger new_group replacement lands: every order create the exchange has
+received by then must carry a group the state file already holds (before
+the fix, a started session and a replacement group were given to orders
+before they were durable; a crash then left orders in a group recovery
+deleted as an orphan).
+
 Every session call answered during the run must be a 2xx (the drivers' model
 of the sessions is exact), and every order answer one of the documented
 ones. GW_SEED replays a run; the seed is in every failure message.
