@@ -64,6 +64,9 @@ struct sessions {
 	struct intent *intents;
 	size_t nint, capint;
 	int dirty;                       /* counters changed since the last write */
+	/* a session whose start is not in the state file yet: orders do not
+	 * see it (a crash now makes recovery delete its group) */
+	char unsaved[SESSION_NAME_MAX + 1];
 	int reconciled;
 	char why[256];
 	char path[4096];
@@ -987,6 +990,7 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	json_t *before, *body, *ans;
 	struct session ss;
 	long i;
+	int saved;
 
 	pthread_mutex_lock(&s->lock);
 	i = sess_find(s, j->name);
@@ -1077,8 +1081,13 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	if (sess_grow((void **)&s->act, &s->capact, s->nact, sizeof *s->act) == 0)
 		s->act[s->nact++] = ss;
 	sess_drop_intent_locked(s, it.id);
+	snprintf(s->unsaved, sizeof s->unsaved, "%s", ss.name);
 	pthread_mutex_unlock(&s->lock);
-	if (sess_persist(s) < 0) {
+	saved = sess_persist(s);
+	pthread_mutex_lock(&s->lock);
+	s->unsaved[0] = '\0';
+	pthread_mutex_unlock(&s->lock);
+	if (saved < 0) {
 		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
 		return;
 	}
@@ -1779,19 +1788,29 @@ static void sess_auto_new_group(struct sessions *s, const char *name)
 		snprintf(ss->previous_group_ids[ss->nprevious++], SESSION_ID_MAX, "%s",
 			 ss->order_group_id);
 		snprintf(ss->order_group_id, sizeof ss->order_group_id, "%s", newid);
-		ss->status = SESSION_ACTIVE;
-		ss->status_reason[0] = '\0';
 		ss->recover_at_ms = 0;
 		ss->resting = 0;
 		ss->verified = 1;
 		ss->auto_resets++;
 		sess_clear_window(ss);
-		sess_event(s, "session_reset", ss);
 		adopted = 1;
 		sess_drop_intent_locked(s, it.id);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (adopted) {
+		/* orders use the new group only once the state file holds it (a
+		 * crash before would leave them in a group recovery deletes):
+		 * the session stays triggered until then */
+		sess_persist(s);
+		pthread_mutex_lock(&s->lock);
+		i = sess_find(s, name);
+		if (i >= 0 && strcmp(s->act[i].order_group_id, newid) == 0 &&
+		    s->act[i].status == SESSION_TRIGGERED) {
+			s->act[i].status = SESSION_ACTIVE;
+			s->act[i].status_reason[0] = '\0';
+			sess_event(s, "session_reset", &s->act[i]);
+		}
+		pthread_mutex_unlock(&s->lock);
 		sess_persist(s);
 		log_warn("session '%s': order group %s replaced by new group %s after its 15-second window trigger",
 			 name, cur.order_group_id, newid);
@@ -2031,6 +2050,8 @@ void sessions_snapshot(struct sessions *s, const char *name, struct session_snap
 		return;
 	pthread_mutex_lock(&s->lock);
 	i = sess_find(s, name);
+	if (i >= 0 && strcmp(s->unsaved, name) == 0)
+		i = -1;  /* not durable yet: no order may use its group */
 	if (i >= 0) {
 		out->found = 1;
 		out->status = s->act[i].status;

@@ -149,3 +149,42 @@ class Gateway:
         except Exception:
             pass
         return self.proc.returncode
+
+
+def sanitized_build():
+    """Whether the build under test has AddressSanitizer (its folder name
+    says so: build-address-undefined/). Long load and kill tests skip there
+    or run a reduced count."""
+    return "address" in os.path.basename(os.path.normpath(BUILD))
+
+
+def proc_fd_count(pid):
+    """Open file descriptors of process pid (entries of /proc/PID/fd)."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def proc_rss_kb(pid):
+    """Resident set size of process pid in KiB (VmRSS of /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def wait_stopped(pid, timeout=5.0):
+    """After SIGSTOP: waits until every thread of pid is stopped (state T in
+    /proc/PID/task/*/stat), since the signal takes effect asynchronously."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass  # the thread exited
+        if states and all(s in ("T", "t") for s in states):
+            return
+        time.sleep(0.0005)
+    raise AssertionError("process %d did not stop" % pid)
