@@ -575,6 +575,417 @@ static void test_output_reparses(void **state)
 	order_result_release(NULL);
 }
 
+/* --- order_rewrite_norm against the two-step path --- */
+
+/* One row: a body run through order_rewrite_norm and through the older
+ * order_rewrite + normalize_body(rewritten body). want/msg pin what both
+ * must say, so a row cannot pass by both paths going wrong alike. */
+struct norm_case {
+	const char *name;
+	const char *body;
+	int batch;
+	int legacy;
+	enum inject_mode inj;
+	enum order_status want;
+	long index;
+	const char *msg;       /* substring of the message when want != OK, or NULL */
+	const char *coids;     /* "a;b;..." client_order_ids when OK, or NULL */
+};
+
+#define LG_ORDER "\"ticker\":\"KXT-1\",\"side\":\"yes\",\"action\":\"buy\",\"count\":3," \
+	"\"yes_price\":56"
+#define V2_MIN "\"ticker\":\"T\",\"side\":\"ask\",\"count\":\"1\",\"price\":\"0.01\""
+
+static const struct norm_case norm_cases[] = {
+	/* good singles */
+	{ "v2 single", "{" V2_ORDER "}", 0, 0, INJ_G1, ORDER_OK, -1, NULL, "coid-1" },
+	{ "v2 single own id", "{\"client_order_id\":\"mine\"," V2_MIN "}", 0, 0, INJ_G1,
+	  ORDER_OK, -1, NULL, "mine" },
+	{ "v2 single same group, subaccount 2",
+	  "{" V2_MIN ",\"order_group_id\":\"G1\",\"subaccount\":2}", 0, 0, INJ_G1_SUB2,
+	  ORDER_OK, -1, NULL, "coid-1" },
+	{ "v2 single without generator", "{" V2_MIN "}", 0, 0, INJ_G1_NOGEN, ORDER_OK, -1, NULL, "" },
+	{ "v2 single no inject", "{" V2_MIN ",\"order_group_id\":\"X\"}", 0, 0, INJ_NONE,
+	  ORDER_OK, -1, NULL, "" },
+	{ "v2 single extra keys kept", "{\"z\":[1,{\"q\":null}]," V2_MIN ",\"post_only\":true}",
+	  0, 0, INJ_G1, ORDER_OK, -1, NULL, "coid-1" },
+	{ "v2 price 0.9999 max count", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1000000.00\","
+	  "\"price\":\"0.9999\"}", 0, 0, INJ_G1, ORDER_OK, -1, NULL, "coid-1" },
+	{ "legacy single", "{" LG_ORDER "}", 0, 1, INJ_G1, ORDER_OK, -1, NULL, "coid-1" },
+	{ "legacy no price dollars, count_fp",
+	  "{\"ticker\":\"T\",\"side\":\"no\",\"action\":\"sell\",\"count_fp\":\"2.50\","
+	  "\"no_price_dollars\":\"0.3000\"}", 0, 1, INJ_G1, ORDER_OK, -1, NULL, "coid-1" },
+	{ "legacy count and count_fp agree, cents and dollars agree",
+	  "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"sell\",\"count\":2,\"count_fp\":\"2.00\","
+	  "\"yes_price\":40,\"yes_price_dollars\":\"0.40\",\"client_order_id\":\"x\"}",
+	  0, 1, INJ_G1, ORDER_OK, -1, NULL, "x" },
+	/* good batches */
+	{ "v2 batch of 3", "{\"orders\":[{" V2_ORDER "},{\"client_order_id\":\"k\"," V2_MIN "},{"
+	  V2_MIN ",\"order_group_id\":\"G1\"}]}", 1, 0, INJ_G1, ORDER_OK, -1, NULL,
+	  "coid-1;k;coid-2" },
+	{ "v2 batch of 1, other top-level keys kept", "{\"x\":1,\"orders\":[{" V2_MIN "}]}",
+	  1, 0, INJ_G1, ORDER_OK, -1, NULL, "coid-1" },
+	{ "legacy batch of 2", "{\"orders\":[{" LG_ORDER "},{\"ticker\":\"U\",\"side\":\"no\","
+	  "\"action\":\"buy\",\"count\":1,\"no_price\":1}]}", 1, 1, INJ_G1, ORDER_OK, -1, NULL,
+	  "coid-1;coid-2" },
+	{ "v2 batch no inject", "{\"orders\":[{" V2_MIN "},{" V2_MIN "}]}", 1, 0, INJ_NONE,
+	  ORDER_OK, -1, NULL, ";" },
+
+	/* not JSON */
+	{ "empty", "", 0, 0, INJ_G1, ORDER_INVALID_JSON, -1, "body is empty", NULL },
+	{ "truncated", "{\"ticker\":", 0, 0, INJ_G1, ORDER_INVALID_JSON, -1, "not valid JSON", NULL },
+	{ "garbage", "hello", 0, 0, INJ_G1, ORDER_INVALID_JSON, -1, NULL, NULL },
+	{ "trailing garbage", "{" V2_MIN "} x", 0, 0, INJ_G1, ORDER_INVALID_JSON, -1, NULL, NULL },
+	{ "bad utf-8", "{" V2_MIN ",\"m\":\"\xff\"}", 0, 0, INJ_G1, ORDER_INVALID_JSON, -1, NULL, NULL },
+	{ "batch truncated", "{\"orders\":[{" V2_MIN "}", 1, 0, INJ_G1, ORDER_INVALID_JSON, -1,
+	  NULL, NULL },
+	{ "20-digit integer", "{" V2_MIN ",\"n\":12345678901234567890}", 0, 0, INJ_G1,
+	  ORDER_INVALID_JSON, -1, NULL, NULL },
+	/* duplicate keys */
+	{ "duplicate count", "{" V2_MIN ",\"count\":\"2\"}", 0, 0, INJ_G1, ORDER_INVALID, -1,
+	  "duplicate key 'count'", NULL },
+	{ "duplicate in batch element 1", "{\"orders\":[{" V2_MIN "},{" V2_MIN ",\"side\":\"bid\"}]}",
+	  1, 0, INJ_G1, ORDER_INVALID, -1, "duplicate key 'side'", NULL },
+	{ "duplicate orders key", "{\"orders\":[{" V2_MIN "}],\"orders\":[]}", 1, 0, INJ_G1,
+	  ORDER_INVALID, -1, "duplicate key 'orders'", NULL },
+	/* reals */
+	{ "real count", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":1.5,\"price\":\"0.5\"}", 0, 0,
+	  INJ_G1, ORDER_INVALID, -1, "'count' " REAL_MSG, NULL },
+	{ "real legacy price", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\",\"count\":1,"
+	  "\"yes_price\":56.0}", 0, 1, INJ_G1, ORDER_INVALID, -1, "'yes_price' " REAL_MSG, NULL },
+	{ "real nested in batch", "{\"orders\":[{" V2_MIN ",\"x\":[1e2]}]}", 1, 0, INJ_G1,
+	  ORDER_INVALID, 0, REAL_MSG, NULL },
+	/* foreign group / subaccount */
+	{ "foreign group", "{" V2_MIN ",\"order_group_id\":\"G2\"}", 0, 0, INJ_G1,
+	  ORDER_GROUP_MISMATCH, -1, "order group 'G2'", NULL },
+	{ "foreign group in batch element 2",
+	  "{\"orders\":[{" V2_MIN "},{" V2_MIN "},{" V2_MIN ",\"order_group_id\":\"G9\"}]}",
+	  1, 0, INJ_G1, ORDER_GROUP_MISMATCH, 2, "order group 'G9'", NULL },
+	{ "foreign subaccount", "{" V2_MIN ",\"subaccount\":1}", 0, 0, INJ_G1, ORDER_GROUP_MISMATCH,
+	  -1, "subaccount 1", NULL },
+	{ "foreign group legacy", "{" LG_ORDER ",\"order_group_id\":\"g1\"}", 0, 1, INJ_G1,
+	  ORDER_GROUP_MISMATCH, -1, NULL, NULL },
+	/* rewrite errors come before normalise errors, whatever the index */
+	{ "bad order 0 then foreign group at 1",
+	  "{\"orders\":[{\"ticker\":\"T\"},{" V2_MIN ",\"order_group_id\":\"G2\"}]}", 1, 0, INJ_G1,
+	  ORDER_GROUP_MISMATCH, 1, "order group 'G2'", NULL },
+	{ "bad order 0 then bad client_order_id at 1",
+	  "{\"orders\":[{\"ticker\":\"T\"},{" V2_MIN ",\"client_order_id\":7}]}", 1, 0, INJ_G1,
+	  ORDER_INVALID, 1, "'client_order_id' must be a non-empty string", NULL },
+	{ "two bad orders: the first is reported",
+	  "{\"orders\":[{" V2_MIN "},{\"ticker\":\"T\"},{\"side\":\"bid\"}]}", 1, 0, INJ_G1,
+	  ORDER_INVALID, 1, "is required", NULL },
+	/* missing fields */
+	{ "v2 missing ticker", "{\"side\":\"bid\",\"count\":\"1\",\"price\":\"0.5\"}", 0, 0, INJ_G1,
+	  ORDER_INVALID, -1, "'ticker' is required", NULL },
+	{ "v2 missing side", "{\"ticker\":\"T\",\"count\":\"1\",\"price\":\"0.5\"}", 0, 0, INJ_G1,
+	  ORDER_INVALID, -1, "'side' is required", NULL },
+	{ "v2 missing count", "{\"ticker\":\"T\",\"side\":\"bid\",\"price\":\"0.5\"}", 0, 0, INJ_G1,
+	  ORDER_INVALID, -1, "'count' is required", NULL },
+	{ "v2 missing price", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\"}", 0, 0, INJ_G1,
+	  ORDER_INVALID, -1, "'price' is required", NULL },
+	{ "legacy missing action", "{\"ticker\":\"T\",\"side\":\"yes\",\"count\":1,\"yes_price\":5}",
+	  0, 1, INJ_G1, ORDER_INVALID, -1, "'action' is required", NULL },
+	{ "legacy missing count", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\","
+	  "\"yes_price\":5}", 0, 1, INJ_G1, ORDER_INVALID, -1, "'count' or 'count_fp' is required",
+	  NULL },
+	{ "legacy missing price", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\",\"count\":1}",
+	  0, 1, INJ_G1, ORDER_INVALID, -1, "one of 'yes_price'", NULL },
+	{ "empty object", "{}", 0, 0, INJ_G1, ORDER_INVALID, -1, "'ticker' is required", NULL },
+	{ "batch missing field at 1", "{\"orders\":[{" V2_MIN "},{\"ticker\":\"T\",\"side\":\"bid\","
+	  "\"count\":\"1\"}]}", 1, 0, INJ_G1, ORDER_INVALID, 1, "'price' is required", NULL },
+	/* bad values */
+	{ "v2 side yes", "{\"ticker\":\"T\",\"side\":\"yes\",\"count\":\"1\",\"price\":\"0.5\"}", 0, 0,
+	  INJ_G1, ORDER_INVALID, -1, "'side' must be", NULL },
+	{ "v2 ticker empty", "{\"ticker\":\"\",\"side\":\"bid\",\"count\":\"1\",\"price\":\"0.5\"}",
+	  0, 0, INJ_G1, ORDER_INVALID, -1, "'ticker' must not be empty", NULL },
+	{ "v2 ticker a number", "{\"ticker\":5,\"side\":\"bid\",\"count\":\"1\",\"price\":\"0.5\"}",
+	  0, 0, INJ_G1, ORDER_INVALID, -1, "'ticker' must be a string", NULL },
+	{ "v2 count 0", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"0\",\"price\":\"0.5\"}", 0, 0,
+	  INJ_G1, ORDER_INVALID, -1, "'count' must be greater than 0", NULL },
+	{ "v2 count 3 decimals", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1.001\","
+	  "\"price\":\"0.5\"}", 0, 0, INJ_G1, ORDER_INVALID, -1, "'count' must be a count", NULL },
+	{ "v2 count negative", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"-1\",\"price\":\"0.5\"}",
+	  0, 0, INJ_G1, ORDER_INVALID, -1, "'count'", NULL },
+	{ "v2 count integer", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":1,\"price\":\"0.5\"}", 0, 0,
+	  INJ_G1, ORDER_INVALID, -1, "'count' must be a string", NULL },
+	{ "v2 count huge", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"99999999999999999999\","
+	  "\"price\":\"0.5\"}", 0, 0, INJ_G1, ORDER_INVALID, -1, "'count'", NULL },
+	{ "v2 price 0", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\",\"price\":\"0\"}", 0, 0,
+	  INJ_G1, ORDER_INVALID, -1, "'price' must be between 0 and 1", NULL },
+	{ "v2 price 1", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\",\"price\":\"1.00\"}", 0, 0,
+	  INJ_G1, ORDER_INVALID, -1, "'price' must be between 0 and 1", NULL },
+	{ "v2 price 5 decimals", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\","
+	  "\"price\":\"0.12345\"}", 0, 0, INJ_G1, ORDER_INVALID, -1, "'price' must be a dollar price",
+	  NULL },
+	{ "v2 price exponent string", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\","
+	  "\"price\":\"5e-1\"}", 0, 0, INJ_G1, ORDER_INVALID, -1, "'price'", NULL },
+	{ "v2 price a number", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\",\"price\":0}",
+	  0, 0, INJ_G1, ORDER_INVALID, -1, "'price' must be a string", NULL },
+	{ "legacy count 0", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\",\"count\":0,"
+	  "\"yes_price\":5}", 0, 1, INJ_G1, ORDER_INVALID, -1, "'count' must be at least 1", NULL },
+	{ "legacy count string", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\",\"count\":\"1\","
+	  "\"yes_price\":5}", 0, 1, INJ_G1, ORDER_INVALID, -1, "'count'", NULL },
+	{ "legacy counts disagree", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\",\"count\":1,"
+	  "\"count_fp\":\"2\",\"yes_price\":5}", 0, 1, INJ_G1, ORDER_INVALID, -1,
+	  "'count' and 'count_fp' disagree", NULL },
+	{ "legacy price 100 cents", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\",\"count\":1,"
+	  "\"yes_price\":100}", 0, 1, INJ_G1, ORDER_INVALID, -1, "'yes_price' must be between", NULL },
+	{ "legacy yes and no price", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\",\"count\":1,"
+	  "\"yes_price\":5,\"no_price\":95}", 0, 1, INJ_G1, ORDER_INVALID, -1,
+	  "give a yes price or a no price, not both", NULL },
+	{ "legacy cents and dollars disagree", "{\"ticker\":\"T\",\"side\":\"yes\",\"action\":\"buy\","
+	  "\"count\":1,\"yes_price\":5,\"yes_price_dollars\":\"0.06\"}", 0, 1, INJ_G1, ORDER_INVALID,
+	  -1, "disagree", NULL },
+	{ "legacy order sent as v2", "{" LG_ORDER "}", 0, 0, INJ_G1, ORDER_INVALID, -1, NULL, NULL },
+	{ "v2 order sent as legacy", "{" V2_MIN "}", 0, 1, INJ_G1, ORDER_INVALID, -1, NULL, NULL },
+	/* batch shape */
+	{ "batch orders missing", "{\"x\":[]}", 1, 0, INJ_G1, ORDER_INVALID, -1,
+	  "'orders' is missing", NULL },
+	{ "batch orders not array", "{\"orders\":{}}", 1, 0, INJ_G1, ORDER_INVALID, -1,
+	  "'orders' is not an array", NULL },
+	{ "batch orders empty", "{\"orders\":[]}", 1, 0, INJ_G1, ORDER_INVALID, -1,
+	  "'orders' is empty", NULL },
+	{ "batch element not object", "{\"orders\":[{" V2_MIN "},5]}", 1, 0, INJ_G1, ORDER_INVALID, 1,
+	  "order is not a JSON object", NULL },
+	{ "batch body not object", "[{" V2_MIN "}]", 1, 0, INJ_G1, ORDER_INVALID, -1,
+	  "body is not a JSON object", NULL },
+	{ "single body an array", "[]", 0, 0, INJ_G1, ORDER_INVALID, -1,
+	  "body is not a JSON object", NULL },
+	{ "batch body sent as single", "{\"orders\":[{" V2_MIN "}]}", 0, 0, INJ_G1, ORDER_INVALID, -1,
+	  "'ticker' is required", NULL },
+	/* bad values with no inject */
+	{ "no inject, bad price", "{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\",\"price\":\"2\"}",
+	  0, 0, INJ_NONE, ORDER_INVALID, -1, "'price'", NULL },
+	{ "no inject, bad batch element 1", "{\"orders\":[{" V2_MIN "},{\"ticker\":\"T\",\"side\":\"x\","
+	  "\"count\":\"1\",\"price\":\"0.5\"}]}", 1, 0, INJ_NONE, ORDER_INVALID, 1, "'side'", NULL },
+};
+
+/* Formats the client_order_ids of res as "a;b;...". */
+static void format_coids(const struct order_result *res, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < res->order_count && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ";" : "",
+				      res->orders[i].client_order_id);
+}
+
+/* Whether two normalised orders are the same, field by field. */
+static int norm_equal(const struct norm_order *a, const struct norm_order *b)
+{
+	return strcmp(a->ticker, b->ticker) == 0 && a->side_bid == b->side_bid &&
+	       a->count == b->count && a->yes_price == b->yes_price && a->cost == b->cost &&
+	       a->has_price == b->has_price;
+}
+
+/* The older path: order_rewrite, then normalize_body on its output. Fills
+ * *res as order_rewrite_norm would (norm, or status/message/index). */
+static void two_step(const char *body, size_t len, int batch, int legacy,
+		     const struct order_inject *inj, struct order_result *res)
+{
+	struct norm_order *norm = NULL;
+	size_t n = 0;
+	long index = -1;
+
+	order_rewrite(body, len, batch, legacy, inj, res);
+	if (res->status != ORDER_OK)
+		return;
+	if (normalize_body(res->body, res->body_len, batch, legacy, &norm, &n, &index,
+			   res->message, sizeof(res->message)) != 0) {
+		free(res->body);
+		free(res->orders);
+		res->body = NULL;
+		res->orders = NULL;
+		res->order_count = 0;
+		res->status = ORDER_INVALID;
+		res->index = index;
+		return;
+	}
+	assert_int_equal(n, res->order_count);
+	res->norm = norm;
+}
+
+/* Runs a body through both paths and fails unless they agree on status,
+ * index, message, body, summaries, normalised orders and generator calls.
+ * *got gets order_rewrite_norm's result (the caller releases it). */
+static void compare_paths(const char *name, const char *src, size_t len, int batch, int legacy,
+			  enum inject_mode mode, struct order_result *got)
+{
+	struct order_inject inj_a, inj_b;
+	struct order_result want;
+	int calls_a = 0, calls_b = 0;
+	char *body = malloc(len ? len : 1);
+
+	assert_non_null(body);
+	memcpy(body, src, len);
+	two_step(body, len, batch, legacy, make_inject(mode, &inj_a, &calls_a), &want);
+	order_rewrite_norm(body, len, batch, legacy, make_inject(mode, &inj_b, &calls_b), got);
+	free(body);
+
+	if (got->status != want.status || got->index != want.index)
+		fail_msg("%s: norm path status %d index %ld, two-step %d %ld ('%s' / '%s')", name,
+			 (int)got->status, got->index, (int)want.status, want.index, got->message,
+			 want.message);
+	if (strcmp(got->message, want.message) != 0)
+		fail_msg("%s: message '%s', two-step '%s'", name, got->message, want.message);
+	if (calls_a != calls_b)
+		fail_msg("%s: generator called %d times, two-step %d", name, calls_b, calls_a);
+	if (got->status == ORDER_OK) {
+		assert_non_null(got->body);
+		assert_non_null(got->norm);
+		assert_int_equal(got->body_len, strlen(got->body));
+		if (got->body_len != want.body_len || strcmp(got->body, want.body) != 0)
+			fail_msg("%s: body\n got  %s\n want %s", name, got->body, want.body);
+		assert_int_equal(got->order_count, want.order_count);
+		for (size_t i = 0; i < got->order_count; i++) {
+			if (memcmp(&got->orders[i], &want.orders[i], sizeof(got->orders[i])) != 0)
+				fail_msg("%s: summary %zu differs", name, i);
+			if (!norm_equal(&got->norm[i], &want.norm[i]))
+				fail_msg("%s: normalised order %zu differs", name, i);
+		}
+	} else {
+		assert_null(got->body);
+		assert_null(got->orders);
+		assert_null(got->norm);
+		assert_int_equal(got->order_count, 0);
+		check_message(name, got->message);
+	}
+	order_result_release(&want);
+}
+
+/* Every row: both paths agree, and say what the row expects. */
+static void test_norm_table(void **state)
+{
+	char coids[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++) {
+		const struct norm_case *c = &norm_cases[i];
+		struct order_result res;
+
+		compare_paths(c->name, c->body, strlen(c->body), c->batch, c->legacy, c->inj, &res);
+		if (res.status != c->want || res.index != c->index)
+			fail_msg("%s: status %d index %ld, want %d %ld: %s", c->name, (int)res.status,
+				 res.index, (int)c->want, c->index, res.message);
+		if (c->msg != NULL && strstr(res.message, c->msg) == NULL)
+			fail_msg("%s: message '%s' lacks '%s'", c->name, res.message, c->msg);
+		if (c->coids != NULL) {
+			format_coids(&res, coids, sizeof(coids));
+			if (strcmp(coids, c->coids) != 0)
+				fail_msg("%s: client_order_ids '%s', want '%s'", c->name, coids, c->coids);
+		}
+		order_result_release(&res);
+		assert_null(res.norm);
+	}
+}
+
+/* The normalised values themselves, for a few rows (the comparison alone
+ * would pass if both paths normalised wrongly). */
+static void test_norm_values(void **state)
+{
+	static const char v2[] = "{\"orders\":[{" V2_ORDER "},{" V2_MIN "}]}";
+	static const char lg[] = "{\"ticker\":\"L\",\"side\":\"no\",\"action\":\"buy\",\"count\":3,"
+				 "\"no_price\":30}";
+	struct order_inject inj = { "G1", 0, NULL, NULL };
+	struct order_result res;
+
+	(void)state;
+	order_rewrite_norm(v2, strlen(v2), 1, 0, &inj, &res);
+	assert_int_equal(res.status, ORDER_OK);
+	assert_int_equal(res.order_count, 2);
+	assert_string_equal(res.norm[0].ticker, "KXT-1");
+	assert_int_equal(res.norm[0].side_bid, 1);
+	assert_int_equal(res.norm[0].count, 1050);
+	assert_int_equal(res.norm[0].yes_price, 5600);
+	assert_int_equal(res.norm[0].cost, 58800);       /* 1050 * 5600 / 100 */
+	assert_int_equal(res.norm[1].side_bid, 0);
+	assert_int_equal(res.norm[1].count, 100);
+	assert_int_equal(res.norm[1].yes_price, 100);
+	assert_int_equal(res.norm[1].cost, 9900);        /* 100 * (10000 - 100) / 100 */
+	order_result_release(&res);
+
+	order_rewrite_norm(lg, strlen(lg), 0, 1, &inj, &res);
+	assert_int_equal(res.status, ORDER_OK);
+	assert_int_equal(res.order_count, 1);
+	assert_int_equal(res.norm[0].side_bid, 0);       /* buy no = ask */
+	assert_int_equal(res.norm[0].count, 300);
+	assert_int_equal(res.norm[0].yes_price, 7000);
+	order_result_release(&res);
+}
+
+/* Builds {"orders":[o,o,...]} with n copies of o; bad (if not NULL)
+ * replaces element at. */
+static char *batch_of(size_t n, const char *o, size_t at, const char *bad, size_t *len)
+{
+	size_t ol = strlen(o), bl = bad ? strlen(bad) : 0;
+	size_t cap = 16 + n * (ol + 1) + bl;
+	char *b = malloc(cap);
+	size_t k;
+
+	assert_non_null(b);
+	k = (size_t)snprintf(b, cap, "{\"orders\":[");
+	for (size_t i = 0; i < n; i++) {
+		const char *e = bad && i == at ? bad : o;
+		if (i)
+			b[k++] = ',';
+		memcpy(b + k, e, strlen(e));
+		k += strlen(e);
+	}
+	b[k++] = ']';
+	b[k++] = '}';
+	*len = k;
+	return b;
+}
+
+/* Generated batches: the full 1000 (ids coid-1..coid-1000), 1001 refused,
+ * and a bad order at several positions of a large batch. */
+static void test_norm_generated(void **state)
+{
+	static const char *bad[] = {
+		"{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"0\",\"price\":\"0.5\"}",
+		"{\"ticker\":\"T\",\"side\":\"bid\",\"count\":\"1\"}",
+		"{" V2_MIN ",\"order_group_id\":\"G2\"}",
+		"{" V2_MIN ",\"count\":\"1\"}",
+		"{" V2_MIN ",\"x\":0.5}",
+		"7",
+	};
+	static const size_t at[] = { 0, 1, 499, 999 };
+	struct order_result res;
+	char name[64];
+	size_t len;
+	char *b;
+
+	(void)state;
+	b = batch_of(1000, "{" V2_MIN "}", 0, NULL, &len);
+	compare_paths("batch 1000", b, len, 1, 0, INJ_G1, &res);
+	assert_int_equal(res.status, ORDER_OK);
+	assert_int_equal(res.order_count, 1000);
+	assert_string_equal(res.orders[0].client_order_id, "coid-1");
+	assert_string_equal(res.orders[999].client_order_id, "coid-1000");
+	order_result_release(&res);
+	free(b);
+
+	b = batch_of(1001, "{" V2_MIN "}", 0, NULL, &len);
+	compare_paths("batch 1001", b, len, 1, 0, INJ_G1, &res);
+	assert_int_equal(res.status, ORDER_INVALID);
+	assert_non_null(strstr(res.message, "more than 1000"));
+	order_result_release(&res);
+	free(b);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		for (size_t j = 0; j < sizeof(at) / sizeof(at[0]); j++) {
+			b = batch_of(1000, "{" V2_MIN "}", at[j], bad[i], &len);
+			snprintf(name, sizeof(name), "bad %zu at %zu", i, at[j]);
+			compare_paths(name, b, len, 1, 0, INJ_G1, &res);
+			if (res.status == ORDER_OK)
+				fail_msg("%s: accepted", name);
+			order_result_release(&res);
+			free(b);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -584,6 +995,9 @@ int main(void)
 		cmocka_unit_test(test_summary_truncation),
 		cmocka_unit_test(test_check_strict),
 		cmocka_unit_test(test_output_reparses),
+		cmocka_unit_test(test_norm_table),
+		cmocka_unit_test(test_norm_values),
+		cmocka_unit_test(test_norm_generated),
 	};
 
 	return cmocka_run_group_tests_name("order", tests, NULL, NULL);
