@@ -32,6 +32,7 @@ static const char *const reasons[] = {
 	"invalid_json", "invalid_order", "invalid_request", "invalid_path", "unauthorized",
 	"forbidden", "order_group_mismatch", "limit_exceeded", "not_found", "session_exists",
 	"no_active_session", "session_triggered", "order_already_exists", "body_too_large",
+	"headers_too_large",
 	"unsupported_media_type", "host_not_allowed", "rate_limited", "upstream_unavailable",
 	"shutting_down", "upstream_timeout", "upstream_4xx", "upstream_5xx", "other",
 };

@@ -125,9 +125,16 @@ int proxy_forward_headers(struct request *rq, struct curl_slist **out)
 	return 0;
 }
 
+/* What the relayed upstream headers may take of libmicrohttpd's connection
+ * memory (see SERVER_HEADER_BUDGET in server.c): past it the rest are
+ * dropped (logged), so the answer itself always fits. */
+#define PROXY_RELAYED_HEADERS_MAX 4096
+
 /* Copies the upstream's headers that may be relayed onto the response. */
 static void proxy_copy_headers(struct MHD_Response *r, const struct curl_slist *h)
 {
+	size_t total = 0;
+
 	for (; h; h = h->next) {
 		char name[256];
 		const char *colon = strchr(h->data, ':'), *v;
@@ -142,6 +149,12 @@ static void proxy_copy_headers(struct MHD_Response *r, const struct curl_slist *
 			continue;
 		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
 			;
+		total += nl + strlen(v) + 4;
+		if (total > PROXY_RELAYED_HEADERS_MAX) {
+			log_warn("upstream answer headers over %d bytes: '%s' and the rest not relayed",
+				 PROXY_RELAYED_HEADERS_MAX, name);
+			return;
+		}
 		MHD_add_response_header(r, name, v);
 	}
 }

@@ -14,6 +14,7 @@ static const struct {
 	{ "session_exists", 409 }, { "no_active_session", 409 },
 	{ "session_triggered", 409 }, { "order_already_exists", 409 },
 	{ "body_too_large", 413 }, { "unsupported_media_type", 415 },
+	{ "headers_too_large", 431 },
 	{ "host_not_allowed", 421 }, { "rate_limited", 429 },
 	{ "upstream_unavailable", 502 }, { "upstream_bad_reply", 502 },
 	{ "shutting_down", 503 }, { "upstream_timeout", 504 }, { "internal_error", 500 },

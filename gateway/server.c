@@ -30,13 +30,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* libmicrohttpd's memory per client connection: request line and headers,
- * the body chunks on their way to the handler, and the answer's header
- * block. 16 KiB takes request headers up to 12 KiB in total, in one line
- * or many (measured: 14 KiB still passes, 20 KiB gets MHD's own 431).
+/* libmicrohttpd's memory per client connection: request line and headers
+ * (each header line also costs MHD a record of about 56 bytes), the body
+ * chunks on their way to the handler, and the answer's header block.
  * MHD zeroes the pool at the end of every request, so a smaller pool is
  * also less work per request, and 1000 idle clients hold 16 MiB, not 64. */
 #define SERVER_CONN_MEMORY (16 * 1024)
+/* What a request's target and headers may cost of that pool: each header
+ * line counts its bytes plus SERVER_HEADER_LINE_COST. Over it the gateway
+ * answers 431 itself. Without this cap a request whose headers just fit
+ * (measured: 126 lines of 63 bytes) was forwarded, and then MHD had no room
+ * left to build the answer's header block and closed the connection with
+ * no answer at all - for an order, placed and never confirmed. Half the
+ * pool is left for the answer (relayed headers are capped at 4 KiB). */
+#define SERVER_HEADER_BUDGET (8 * 1024)
+#define SERVER_HEADER_LINE_COST 64
 /* How long a stopping loop keeps flushing answers after the drain. */
 #define SERVER_FLUSH_MS 1000
 /* A body over the cap is read and discarded up to this many times the cap
@@ -273,15 +281,24 @@ static long long server_content_length(struct MHD_Connection *c)
 	return n;
 }
 
-/* MHD header iterator: flags (in *cls) and stops at the first malformed
- * field (policy/header.h). */
+struct server_fields {
+	int bad;           /* a malformed field was seen */
+	size_t cost;       /* bytes of the header block, SERVER_HEADER_BUDGET's way */
+};
+
+/* MHD header iterator: adds up the header block's cost, and flags and
+ * stops at the first malformed field (policy/header.h). */
 static enum MHD_Result server_field_it(void *cls, enum MHD_ValueKind kind, const char *key,
 				       const char *value)
 {
+	struct server_fields *f = cls;
+
 	(void)kind;
+	f->cost += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4 +
+		   SERVER_HEADER_LINE_COST;
 	if (header_field_ok(key, value))
 		return MHD_YES;
-	*(int *)cls = 1;
+	f->bad = 1;
 	return MHD_NO;
 }
 
@@ -296,7 +313,8 @@ static void server_check_headers(struct request *rq)
 	const struct gw_conf *conf = rq->snap->conf;
 	const char *host, *origin, *te, *why = NULL;
 	long long clen = server_content_length(c);
-	int has_body, bad_field = 0;
+	int has_body;
+	struct server_fields fields = { 0, 0 };
 
 	if (path_check(rq->target, rq->path_len, &why) < 0 ||
 	    path_query_check(rq->query, &why) < 0) {
@@ -307,8 +325,17 @@ static void server_check_headers(struct request *rq)
 		request_fail(rq, "invalid_request", "unsupported request method", NULL);
 		return;
 	}
-	MHD_get_connection_values(c, MHD_HEADER_KIND, server_field_it, &bad_field);
-	if (bad_field) {
+	fields.cost = strlen(rq->target) + strlen(rq->method) + 12;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, server_field_it, &fields);
+	if (!fields.bad && fields.cost > SERVER_HEADER_BUDGET) {
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "the request line and headers are too large: at most %d bytes, counting %d "
+			 "for each header line", SERVER_HEADER_BUDGET, SERVER_HEADER_LINE_COST);
+		request_fail(rq, "headers_too_large", msg, NULL);
+		return;
+	}
+	if (fields.bad) {
 		request_fail(rq, "invalid_request",
 			     "malformed header field (name not a token, or a control byte in the value)",
 			     NULL);

@@ -74,6 +74,16 @@ struct sessions {
 
 	pthread_t thread;
 	int running;
+	/* writes of the state file are one at a time, snapshot to rename, so
+	 * the file never goes back to an older snapshot (plock); the flusher
+	 * thread writes changed counters every second even while the worker
+	 * waits on a slow exchange call (flock, fcond, fstop) */
+	pthread_mutex_t plock;
+	pthread_t flusher;
+	int flusher_running;
+	pthread_mutex_t flock;
+	pthread_cond_t fcond;
+	int fstop;
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	struct job *qhead, *qtail;
@@ -298,16 +308,18 @@ static json_t *sess_state_json(struct sessions *s)
 
 /*
  * Writes the state atomically: temp file (0600), fsync, rename, fsync of
- * the directory. Called on the worker thread (or at stop) only. Returns 0
- * or -1 (logged; the old file stays).
+ * the directory; one writer at a time (plock), so a later snapshot is never
+ * overwritten by an earlier one. Returns 0 or -1 (logged; the old file
+ * stays and the state is marked dirty, so the next flush tries again).
  */
-static int sess_persist(struct sessions *s)
+static int sess_write_state(struct sessions *s)
 {
 	char tmp[4200], *text;
 	json_t *doc;
 	size_t len, off = 0;
 	int fd, dfd, rc = -1;
 
+	pthread_mutex_lock(&s->plock);
 	pthread_mutex_lock(&s->lock);
 	doc = sess_state_json(s);
 	s->dirty = 0;
@@ -351,9 +363,54 @@ static int sess_persist(struct sessions *s)
 	}
 	rc = 0;
 out:
+	if (rc < 0) {
+		pthread_mutex_lock(&s->lock);
+		s->dirty = 1;
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->plock);
 	free(text);
+	return rc;
+}
+
+/* Writes the state (sess_write_state), then publishes the events of the
+ * transitions it holds. Worker thread (or at stop). */
+static int sess_persist(struct sessions *s)
+{
+	int rc = sess_write_state(s);
+
 	sess_flush_events(s);
 	return rc;
+}
+
+/* The flusher: every second, writes the state if counters changed. It
+ * publishes no events (the worker does, after its own writes), so it never
+ * announces a transition its snapshot may not hold. */
+static void *sess_flusher_main(void *arg)
+{
+	struct sessions *s = arg;
+
+	pthread_setname_np(pthread_self(), "gw-flush");
+	pthread_mutex_lock(&s->flock);
+	while (!s->fstop) {
+		struct timespec ts;
+		int dirty;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&s->fcond, &s->flock, &ts);
+		if (s->fstop)
+			break;
+		pthread_mutex_unlock(&s->flock);
+		pthread_mutex_lock(&s->lock);
+		dirty = s->dirty;
+		pthread_mutex_unlock(&s->lock);
+		if (dirty)
+			sess_write_state(s);
+		pthread_mutex_lock(&s->flock);
+	}
+	pthread_mutex_unlock(&s->flock);
+	return NULL;
 }
 
 /* Reads one intent from the state file. */
@@ -464,6 +521,9 @@ struct sessions *sessions_new(struct gw *gw, char *err, size_t errlen)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_mutex_init(&s->evlock, NULL);
+	pthread_mutex_init(&s->plock, NULL);
+	pthread_mutex_init(&s->flock, NULL);
+	pthread_cond_init(&s->fcond, NULL);
 	pthread_cond_init(&s->qcond, NULL);
 	if (!(s->events = events_new(gw, err, errlen))) {
 		sessions_free(s);
@@ -509,6 +569,9 @@ void sessions_free(struct sessions *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->qlock);
 	pthread_mutex_destroy(&s->evlock);
+	pthread_mutex_destroy(&s->plock);
+	pthread_mutex_destroy(&s->flock);
+	pthread_cond_destroy(&s->fcond);
 	pthread_cond_destroy(&s->qcond);
 	free(s);
 }
@@ -1088,7 +1151,12 @@ static void sess_do_start(struct sessions *s, struct job *j)
 	s->unsaved[0] = '\0';
 	pthread_mutex_unlock(&s->lock);
 	if (saved < 0) {
-		request_fail(rq, "upstream_unavailable", "cannot persist the session state", NULL);
+		/* the group exists and the session is live in memory: say so,
+		 * rather than a failure a retry would meet as session_exists */
+		request_fail(rq, "internal_error",
+			     "the session was started but the gateway could not save its state file "
+			     "(see its log); it keeps trying every second - check GET /session", NULL);
+		sess_event(s, "session_started", &ss);
 		return;
 	}
 	sess_event(s, "session_started", &ss);
@@ -1171,7 +1239,12 @@ static int sess_mutate(struct sessions *s, struct request *rq, const char *name,
 			*out = s->hist[s->nhist - 1];
 	}
 	pthread_mutex_unlock(&s->lock);
-	sess_persist(s);
+	if (sess_persist(s) < 0) {
+		request_fail(rq, "internal_error",
+			     "the change was made at the exchange but the gateway could not save its state "
+			     "file (see its log); it keeps trying every second - check GET /session", NULL);
+		return -1;
+	}
 	return 0;
 }
 
@@ -2001,6 +2074,12 @@ int sessions_start(struct sessions *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->running = 1;
+	rc = pthread_create(&s->flusher, NULL, sess_flusher_main, s);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the state flusher: %s", strerror(rc));
+		return -1;
+	}
+	s->flusher_running = 1;
 	return 0;
 }
 
@@ -2015,6 +2094,14 @@ void sessions_stop(struct sessions *s)
 		pthread_mutex_unlock(&s->qlock);
 		pthread_join(s->thread, NULL);
 		s->running = 0;
+	}
+	if (s->flusher_running) {
+		pthread_mutex_lock(&s->flock);
+		s->fstop = 1;
+		pthread_cond_broadcast(&s->fcond);
+		pthread_mutex_unlock(&s->flock);
+		pthread_join(s->flusher, NULL);
+		s->flusher_running = 0;
 	}
 	sess_persist(s);
 	/* after the worker: the events of a halt on shutdown still go out */

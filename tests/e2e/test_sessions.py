@@ -1055,6 +1055,35 @@ class SessionDurabilityTest(SessionTestBase):
     def _state_file(self):
         return os.path.join(self.state_dir, "sessions.json")
 
+    def test_counters_flushed_while_the_worker_waits_on_the_exchange(self):
+        """DESIGN: counters are flushed at least every second, even while the
+        sessions worker is stuck in a slow exchange call (here a group reset
+        the mock delays 4 s)."""
+        self.start_gw(config={"upstream": {"timeout_ms": 8000}})
+        self.start_session(name="a", contracts_limit=100)
+        b = self.start_session(name="b", contracts_limit=100)
+        self.mock.fault(mode="delay", delay_ms=4000,
+                        path_prefix=GROUPS + "/" + b["order_group_id"] + "/reset")
+        out = {}
+        t = threading.Thread(target=lambda: out.update(
+            r=self.call("POST", "/session/reset", {"name": "b"})))
+        t.start()
+        try:
+            time.sleep(0.5)   # the worker is now waiting on the reset
+            for _ in range(3):
+                st, _, doc = self.order(CREATE_V2, v2_order(), {"X-Gateway-Session": "a"})
+                self.assertEqual(st, 201, doc)
+            time.sleep(1.6)
+            with open(self._state_file()) as f:
+                state = json.load(f)
+            a = [x for x in state["sessions"] if x["name"] == "a"][0]
+            self.assertEqual(float(a["orders_accepted"]), 3.0, a)
+            self.assertTrue(t.is_alive(), "the reset was meant to be still waiting")
+        finally:
+            t.join(15)
+            self.mock.clear_fault()
+        self.assertEqual(out["r"][0], 200, out)
+
     def _restart_keeps_session(self, sig):
         g1 = self.start_gw()
         s = self.start_session(name="dur", contracts_limit=30, subaccount=1)
