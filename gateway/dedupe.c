@@ -40,6 +40,7 @@ struct dedupe {
 	size_t nbuckets;
 	int64_t window_ms;
 	int64_t t0_ms;           /* tick 0; set by the first claim */
+	int t0_set;              /* t0_ms is set (it may be 0) */
 	uint64_t seed1, seed2;
 };
 
@@ -48,8 +49,10 @@ static uint32_t dd_tick(struct dedupe *d, int64_t now_ms)
 {
 	uint32_t t;
 
-	if (!d->t0_ms)
+	if (!d->t0_set) {
 		d->t0_ms = now_ms - DD_TICK_MS;
+		d->t0_set = 1;
+	}
 	t = (uint32_t)((uint64_t)(now_ms - d->t0_ms) / DD_TICK_MS);
 	return t ? t : 1;
 }

@@ -208,6 +208,21 @@ static void test_expiry(void **state)
 	dedupe_free(d);
 }
 
+/* A first claim at exactly one tick (16 ms) makes tick 0 fall on time 0:
+ * that must still count as set, or a later claim would restart the clock
+ * and the id would never expire. */
+static void test_first_claim_at_one_tick(void **state)
+{
+	struct dedupe *d = dedupe_new(100, 1000);
+	char oid[64];
+
+	(void)state;
+	assert_int_equal(claim(d, "t1", 16, oid), 0);
+	assert_int_equal(claim(d, "t1", 50, oid), 1);
+	assert_int_equal(claim(d, "t1", 1000000, oid), 0);   /* long expired */
+	dedupe_free(d);
+}
+
 /* A short window and the tick: 100 ms window, live at 84 ms, gone at
  * 132 ms. A clock starting at 0 or going negative works too. */
 static void test_short_window(void **state)
@@ -444,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_accepted_non_uuid),
 		cmocka_unit_test(test_order_id_buffer),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_first_claim_at_one_tick),
 		cmocka_unit_test(test_short_window),
 		cmocka_unit_test(test_table_full),
 		cmocka_unit_test(test_capacity),
