@@ -699,17 +699,25 @@ static int server_bound_port(int fd)
 }
 
 /*
- * Loop l's share of upstream.max_connections: the total split evenly across
- * the loops (the first ones take the remainder), so all loops together
- * never hold more connections (nor make more TLS handshakes at once) than
- * the setting; at least 1 per loop, so with fewer connections than loops
+ * Loop l's share of upstream.max_connections: the total, less the two the
+ * background threads keep, split evenly across the loops (the first ones
+ * take the remainder), so the process never holds more connections (nor
+ * makes more TLS handshakes at once) than the setting; at least 1 per loop, so with fewer connections than loops
  * each loop still holds one. A shared pool would need a lock and a
  * cross-thread hand-off on every request; a split keeps a request on its
  * thread from accept to reply.
  */
+#define SERVER_BACKGROUND_CONNECTIONS 2  /* the readiness probe's, the sessions worker's */
+
 static long loop_upstream_share(const struct loop *l)
 {
-	long total = l->gw->up.max_connections, n = l->server->nloops;
+	long n = l->server->nloops;
+	/* the background threads' connections count against the setting too,
+	 * as long as every loop is left at least one */
+	long total = l->gw->up.max_connections;
+
+	if (total - SERVER_BACKGROUND_CONNECTIONS >= n)
+		total -= SERVER_BACKGROUND_CONNECTIONS;
 	long share = total / n + (l->id < total % n ? 1 : 0);
 
 	return share > 0 ? share : 1;

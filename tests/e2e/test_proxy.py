@@ -454,7 +454,7 @@ class ProxyFaultsTest(ProxyBase):
 
 class ProxyConcurrencyTest(ProxyBase):
     # the account's rate budget is off: this measures the pool, not the limiter
-    config = {"upstream": {"max_connections": 256}, "rate_limit": {"tier": "off"}}
+    config = {"upstream": {"max_connections": 512}, "rate_limit": {"tier": "off"}}
 
     def test_200_concurrent_requests_in_flight_at_once(self):
         self.mock.fault(mode="delay", delay_ms=4000, path_prefix="/trade-api/v2/markets")
@@ -475,6 +475,36 @@ class ProxyConcurrencyTest(ProxyBase):
         self.mock.clear_fault()
         self.assertEqual(results.count(200), 200, [r for r in results if r != 200][:5])
         self.assertGreaterEqual(self.mock.stats()["max_in_flight"], 200)
+
+
+class ProxyConnectionBoundTest(ProxyBase):
+    """upstream.max_connections bounds the whole process, not each event
+    loop: with 6, two loops get 2 each and the background threads 1 each, so
+    40 concurrent slow requests never have more than 6 in flight at the
+    mock (HTTP/1.1: one request per connection), and all are served."""
+    config = {"upstream": {"max_connections": 6}, "rate_limit": {"tier": "off"},
+              "server": {"threads": 2}}
+
+    def test_connections_bounded_across_loops(self):
+        self.mock.fault(mode="delay", delay_ms=300, path_prefix="/trade-api/v2/markets")
+        self.mock.reset_stats()
+        results = []
+
+        def one():
+            try:
+                results.append(self.gw.request("GET", "/trade-api/v2/markets", timeout=30)[0])
+            except Exception as e:  # noqa
+                results.append(repr(e))
+
+        threads = [threading.Thread(target=one) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.mock.clear_fault()
+        self.assertEqual(results.count(200), 40, [r for r in results if r != 200][:5])
+        self.assertLessEqual(self.mock.stats()["max_in_flight"], 6)
+        self.assertGreaterEqual(self.mock.stats()["max_in_flight"], 2)
 
 
 class ProxyHttpsTest(unittest.TestCase):
