@@ -587,7 +587,7 @@ static void flow_write_done(void *ud, struct upstream_response *resp)
 	if (fl->oc)
 		proxy_order_settle(rq, fl->oc, resp);
 	if (resp->outcome != UPSTREAM_OK || resp->status < 200 || resp->status > 299) {
-		proxy_relay(rq, resp);
+		proxy_relay_order(rq, resp, fl->oc);
 		fl->upstream_us += resp->elapsed_us;
 		flow_end(fl);
 		return;

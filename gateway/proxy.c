@@ -159,13 +159,28 @@ static void proxy_copy_headers(struct MHD_Response *r, const struct curl_slist *
 	}
 }
 
+static void proxy_relay_ex(struct request *rq, struct upstream_response *resp, json_t *unknown);
+
 void proxy_relay(struct request *rq, struct upstream_response *resp)
+{
+	proxy_relay_ex(rq, resp, NULL);
+}
+
+/* proxy_relay; `unknown` (stolen, may be NULL) goes into the error of a
+ * write whose outcome is unknown. */
+static void proxy_relay_ex(struct request *rq, struct upstream_response *resp, json_t *unknown)
 {
 	struct MHD_Response *r;
 	char msg[CURL_ERROR_SIZE + 64];
 
 	rq->upstream_us = resp->elapsed_us;
 	atomic_fetch_add(&rq->gw->upstream_requests, 1);
+	if (resp->outcome == UPSTREAM_OK || resp->outcome == UPSTREAM_NOT_SENT ||
+	    resp->outcome == UPSTREAM_INTERNAL) {
+		/* answered, or surely not placed: no unknown outcome to name */
+		json_decref(unknown);
+		unknown = NULL;
+	}
 	switch (resp->outcome) {
 	case UPSTREAM_OK:
 		if (resp->status == 401) {
@@ -209,7 +224,7 @@ void proxy_relay(struct request *rq, struct upstream_response *resp)
 		return;
 	case UPSTREAM_TOO_LARGE:
 		atomic_fetch_add(&rq->gw->upstream_failures, 1);
-		request_fail(rq, "upstream_unavailable", resp->error, NULL);
+		request_fail(rq, "upstream_unavailable", resp->error, unknown);
 		if (rq->is_write && rq->reply)
 			MHD_add_response_header(rq->reply, "X-Gateway-Outcome", "unknown");
 		return;
@@ -222,7 +237,7 @@ void proxy_relay(struct request *rq, struct upstream_response *resp)
 		else
 			snprintf(msg, sizeof msg, "the upstream connection failed before an answer: %s",
 				 resp->error);
-		request_fail(rq, "upstream_timeout", msg, NULL);
+		request_fail(rq, "upstream_timeout", msg, unknown);
 		if (rq->is_write && rq->reply)
 			MHD_add_response_header(rq->reply, "X-Gateway-Outcome", "unknown");
 		return;
@@ -481,6 +496,28 @@ static void proxy_settle_orders(struct request *rq, const struct order_ctx *oc,
 				fill, rest);
 }
 
+/* The error's extra fields when an order's outcome is unknown: the
+ * client_order_id(s) the bot can look the order up by. NULL if none. */
+static json_t *proxy_unknown_extra(const struct order_ctx *oc)
+{
+	json_t *arr;
+
+	if (!oc || oc->amend || oc->n == 0)
+		return NULL;
+	if (!oc->batch)
+		return oc->coids[0][0] ? json_pack("{s:s}", "client_order_id", oc->coids[0]) : NULL;
+	arr = json_array();
+	for (size_t i = 0; arr && i < oc->n; i++)
+		json_array_append_new(arr, oc->coids[i][0] ? json_string(oc->coids[i]) : json_null());
+	return arr ? json_pack("{s:o}", "client_order_ids", arr) : NULL;
+}
+
+void proxy_relay_order(struct request *rq, struct upstream_response *resp,
+		       const struct order_ctx *oc)
+{
+	proxy_relay_ex(rq, resp, proxy_unknown_extra(oc));
+}
+
 /* Upstream completion: builds the answer and resumes the connection. */
 static void proxy_done(void *ud, struct upstream_response *resp)
 {
@@ -490,7 +527,7 @@ static void proxy_done(void *ud, struct upstream_response *resp)
 	rq->unsent = NULL;
 	if (rq->ctx)
 		proxy_settle_orders(rq, rq->ctx, resp);
-	proxy_relay(rq, resp);
+	proxy_relay_order(rq, resp, rq->ctx);
 	request_resume(rq);
 }
 

@@ -33,6 +33,13 @@ int proxy_forward_headers(struct request *rq, struct curl_slist **out);
  * response, or the gateway error for a failed transfer. Takes resp->body. */
 void proxy_relay(struct request *rq, struct upstream_response *resp);
 
+/* proxy_relay for an order admitted by proxy_order_prepare (oc, may be
+ * NULL): when its outcome is unknown (sent, no complete answer) the 504
+ * error names the client_order_id ("client_order_ids" for a batch) the bot
+ * can look the order up by. */
+void proxy_relay_order(struct request *rq, struct upstream_response *resp,
+		       const struct order_ctx *oc);
+
 /*
  * A body transformation the order path runs once the session checks have
  * passed and before it parses the body: it replaces rq->body (e.g. a legacy

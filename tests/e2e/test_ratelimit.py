@@ -229,6 +229,10 @@ class RateRetryTest(RateBase):
             self.assertEqual(hd.get("x-gateway-outcome"), "unknown")
             time.sleep(0.5)
             self.assertEqual(len(self.creates()), 1)
+            # the error names the client_order_id the gateway filled in, so
+            # the bot can look the order up
+            sent = json.loads(self.creates()[0]["body"])["client_order_id"]
+            self.assertEqual(b["error"]["client_order_id"], sent)
         finally:
             gw.stop()
 
