@@ -116,6 +116,13 @@ int dispatch_try(struct request *rq, int64_t now_ms, int64_t *wait_ms)
 	return 0;
 }
 
+int64_t dispatch_backoff_until(const struct request *rq, int64_t now_ms)
+{
+	const struct dispatch *d = rq->dispatch;
+
+	return d && now_ms < d->not_before_ms ? d->not_before_ms : 0;
+}
+
 int dispatch_due(struct request *rq, int64_t now_ms, int64_t *wait_ms)
 {
 	struct dispatch *d = rq->dispatch;

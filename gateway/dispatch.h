@@ -52,6 +52,10 @@ int dispatch_send(struct request *rq, const struct upstream_request *ur,
 		  struct curl_slist *headers, const struct route_info *ri, size_t n_orders,
 		  upstream_done_fn done);
 
+/* When a parked request is a retry waiting out its backoff at now_ms: the
+ * time it may go (it takes no turn before then), else 0. */
+int64_t dispatch_backoff_until(const struct request *rq, int64_t now_ms);
+
 /* Called by the loop for a parked request: tries to admit it at now_ms.
  * Returns 1 when it left the queue (started, or answered 429 at its
  * deadline), 0 when it must wait (*wait_ms set). */

@@ -466,9 +466,20 @@ void request_unpark(struct request *rq)
 }
 
 /* dispatch_pick's view of a parked request. */
+/* The parked requests that may take a turn now: a retry waiting out its
+ * backoff is passed over, so it never holds the queue behind it. */
+static struct request *loop_park_eligible(struct request *rq)
+{
+	int64_t now = gw_now_ms();
+
+	while (rq && dispatch_backoff_until(rq, now))
+		rq = rq->park_next;
+	return rq;
+}
+
 static void *loop_park_next(void *rq)
 {
-	return ((struct request *)rq)->park_next;
+	return loop_park_eligible(((struct request *)rq)->park_next);
 }
 
 static const char *loop_park_client(void *rq)
@@ -491,8 +502,8 @@ static void loop_serve_parked(struct loop *l)
 		return;
 	for (int p = 0; p < DISPATCH_PRIO_COUNT; p++) {
 		for (;;) {
-			struct request *pick = dispatch_pick(l->gw, p, l->parked[p], loop_park_next,
-							     loop_park_client);
+			struct request *pick = dispatch_pick(l->gw, p, loop_park_eligible(l->parked[p]),
+							     loop_park_next, loop_park_client);
 			int64_t wait = 0;
 			if (!pick)
 				break;
@@ -506,8 +517,10 @@ static void loop_serve_parked(struct loop *l)
 		}
 		/* deadlines anywhere in the queue */
 		for (struct request *rq = l->parked[p], *nx; rq; rq = nx) {
-			int64_t wait = 0;
+			int64_t wait = 0, until = dispatch_backoff_until(rq, now);
 			nx = rq->park_next;
+			if (until && (!next || until < next))
+				next = until;   /* its backoff ends: it may take a turn */
 			if (dispatch_due(rq, now, &wait) == 1) {
 				request_unpark(rq);
 			} else if (wait > 0 && (!next || now + wait < next)) {
