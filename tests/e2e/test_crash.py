@@ -198,6 +198,10 @@ class CrashUnderLoadTest(unittest.TestCase):
     def driver(self, idx, names, rng):
         """Drives the sessions of `names` one call at a time."""
         while self.gate.enter():
+            if self.calm.is_set():
+                # a calm stretch: sessions stay as they are, orders go on
+                time.sleep(0.01)
+                continue
             name = rng.choice(names)
             m = self.model[name]
             if m.sid is None:
@@ -439,6 +443,7 @@ class CrashUnderLoadTest(unittest.TestCase):
         self.session_errors = []
         self.lock = threading.Lock()
         self.start_sent = threading.Event()
+        self.calm = threading.Event()
         self.gate = Gate(len(DRIVER_NAMES) + ORDER_THREADS)
         threads = [threading.Thread(target=self.driver, args=(i, names, random.Random(seed + i)),
                                     daemon=True) for i, names in enumerate(DRIVER_NAMES)]
@@ -454,15 +459,23 @@ class CrashUnderLoadTest(unittest.TestCase):
         for k in range(KILLS):
             what = "seed %d, kill %d" % (seed, k)
             self.gate.open()
-            # every fifth run is long enough for counter flushes to matter
-            time.sleep(rng.uniform(*(LONG_RUN_S if k % 5 == 4 else RUN_S)))
-            if k % 2:
+            time.sleep(rng.uniform(*RUN_S))
+            calm = k % 5 == 4
+            if calm:
+                # every fifth run ends with a calm stretch long enough for
+                # counter flushes to matter: the session calls pause (the
+                # sessions churn too fast otherwise for any to hold orders
+                # older than the flush interval), the orders go on
+                self.calm.set()
+                time.sleep(rng.uniform(*LONG_RUN_S))
+            if k % 2 and not calm:
                 # every other kill lands within a start: its intent, its
                 # create and its final write take a few milliseconds
                 self.start_sent.clear()
                 self.start_sent.wait(1.0)
                 time.sleep(rng.uniform(0, 0.03))
             self.gate.close()
+            self.calm.clear()
             t_kill = time.time()
             self.gw.kill(signal.SIGKILL)
             self.gate.wait_idle()
