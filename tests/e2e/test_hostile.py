@@ -44,7 +44,8 @@ CREATE_LEGACY = V2 + "/portfolio/orders"
 BATCH_LEGACY = CREATE_LEGACY + "/batched"
 CREATE_PATHS = (CREATE_V2, BATCH_V2, CREATE_LEGACY, BATCH_LEGACY)
 # the gateway's own background calls (readiness probe, key check, limits)
-BACKGROUND = {V2 + "/exchange/status", V2 + "/account/limits", V2 + "/portfolio/balance"}
+BACKGROUND = {V2 + "/exchange/status", V2 + "/account/limits", V2 + "/account/endpoint_costs",
+              V2 + "/portfolio/balance"}
 NORMAL_TAG = "X-Hostile-Normal"
 
 

@@ -20,6 +20,7 @@ from gwharness import Gateway
 
 
 BACKGROUND = {"/trade-api/v2/exchange/status", "/trade-api/v2/account/limits",
+              "/trade-api/v2/account/endpoint_costs",
               "/trade-api/v2/portfolio/balance"}
 
 
