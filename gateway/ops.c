@@ -183,21 +183,30 @@ void ops_handle(struct request *rq)
 	request_fail(rq, "not_found", "no such endpoint", NULL);
 }
 
+/* A signed GET of one of the gateway's own calls, charged to the shared
+ * rate budget (never waiting), on this thread's blocking connection. */
+static void ops_get(struct gw *gw, const char *path, struct upstream_response *resp)
+{
+	struct upstream_request r;
+
+	memset(&r, 0, sizeof r);
+	r.method = "GET";
+	r.path = path;
+	r.path_len = strlen(path);
+	r.sign = 1;
+	dispatch_charge(gw, r.method, r.path, r.path_len);
+	upstream_blocking(&gw->up, &r, resp);
+}
+
 /* Tries the key once on a signed endpoint, so a key that does not work
  * with this upstream (a demo key against production) is said clearly at
  * start-up rather than on the first order. */
 static void ops_check_key(struct gw *gw)
 {
 	static const char path[] = "/trade-api/v2/portfolio/balance";
-	struct upstream_request r;
 	struct upstream_response resp;
 
-	memset(&r, 0, sizeof r);
-	r.method = "GET";
-	r.path = path;
-	r.path_len = sizeof path - 1;
-	r.sign = 1;
-	upstream_blocking(&gw->up, &r, &resp);
+	ops_get(gw, path, &resp);
 	if (resp.outcome == UPSTREAM_OK) {
 		pthread_mutex_lock(&gw->ready_lock);
 		gw->key_checked = 1;
@@ -219,17 +228,10 @@ static void ops_check_key(struct gw *gw)
 static void ops_read_limits(struct gw *gw)
 {
 	static const char path[] = "/trade-api/v2/account/limits";
-	struct upstream_request r;
 	struct upstream_response resp;
 	json_t *j;
 
-	memset(&r, 0, sizeof r);
-	r.method = "GET";
-	r.path = path;
-	r.path_len = sizeof path - 1;
-	r.sign = 1;
-	dispatch_charge(gw, r.method, r.path, r.path_len);
-	upstream_blocking(&gw->up, &r, &resp);
+	ops_get(gw, path, &resp);
 	if (resp.outcome == UPSTREAM_OK && resp.status == 200 && resp.body &&
 	    (j = json_loadb(resp.body, resp.body_len, 0, NULL))) {
 		json_t *rd = json_object_get(json_object_get(j, "read"), "refill_rate");
@@ -254,20 +256,13 @@ static void ops_read_limits(struct gw *gw)
 static void ops_read_costs(struct gw *gw)
 {
 	static const char path[] = "/trade-api/v2/account/endpoint_costs";
-	struct upstream_request r;
 	struct upstream_response resp;
 	struct rl_costs *c = malloc(sizeof *c);
 	char err[256];
 
 	if (!c)
 		return;
-	memset(&r, 0, sizeof r);
-	r.method = "GET";
-	r.path = path;
-	r.path_len = sizeof path - 1;
-	r.sign = 1;
-	dispatch_charge(gw, r.method, r.path, r.path_len);
-	upstream_blocking(&gw->up, &r, &resp);
+	ops_get(gw, path, &resp);
 	if (resp.outcome == UPSTREAM_OK && resp.status == 200) {
 		if (ratelimit_costs_parse(resp.body, resp.body_len, c, err, sizeof err) == 0) {
 			ratelimit_set_costs(gw->ratelimit, c);
@@ -287,18 +282,12 @@ static void ops_read_costs(struct gw *gw)
 static void ops_probe_once(struct gw *gw)
 {
 	static const char path[] = "/trade-api/v2/exchange/status";
-	struct upstream_request r;
 	struct upstream_response resp;
 	char why[CURL_ERROR_SIZE + 64] = "";
 	int trading = -1, check_key;
 	long skew = 0;
 
-	memset(&r, 0, sizeof r);
-	r.method = "GET";
-	r.path = path;
-	r.path_len = sizeof path - 1;
-	r.sign = 1;
-	upstream_blocking(&gw->up, &r, &resp);
+	ops_get(gw, path, &resp);
 	if (resp.outcome != UPSTREAM_OK) {
 		snprintf(why, sizeof why, "upstream unreachable: %s", resp.error);
 	} else if (resp.status < 200 || resp.status > 299) {

@@ -453,27 +453,34 @@ class ProxyFaultsTest(ProxyBase):
         self.assertEqual(st, 200)
 
 
+def concurrent_slow_gets(gw, mock, n, delay_ms):
+    """n concurrent GET /markets through gw while the mock delays each by
+    delay_ms (its stats reset first); returns each status (or the error)."""
+    mock.fault(mode="delay", delay_ms=delay_ms, path_prefix="/trade-api/v2/markets")
+    mock.reset_stats()
+    results = []
+
+    def one():
+        try:
+            results.append(gw.request("GET", "/trade-api/v2/markets", timeout=30)[0])
+        except Exception as e:  # noqa
+            results.append(repr(e))
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    mock.clear_fault()
+    return results
+
+
 class ProxyConcurrencyTest(ProxyBase):
     # the account's rate budget is off: this measures the pool, not the limiter
     config = {"upstream": {"max_connections": 512}, "rate_limit": {"tier": "off"}}
 
     def test_200_concurrent_requests_in_flight_at_once(self):
-        self.mock.fault(mode="delay", delay_ms=4000, path_prefix="/trade-api/v2/markets")
-        self.mock.reset_stats()
-        results = []
-
-        def one():
-            try:
-                results.append(self.gw.request("GET", "/trade-api/v2/markets", timeout=30)[0])
-            except Exception as e:  # noqa
-                results.append(repr(e))
-
-        threads = [threading.Thread(target=one) for _ in range(200)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        self.mock.clear_fault()
+        results = concurrent_slow_gets(self.gw, self.mock, 200, 4000)
         self.assertEqual(results.count(200), 200, [r for r in results if r != 200][:5])
         self.assertGreaterEqual(self.mock.stats()["max_in_flight"], 200)
 
@@ -487,22 +494,7 @@ class ProxyConnectionBoundTest(ProxyBase):
               "server": {"threads": 2}}
 
     def test_connections_bounded_across_loops(self):
-        self.mock.fault(mode="delay", delay_ms=300, path_prefix="/trade-api/v2/markets")
-        self.mock.reset_stats()
-        results = []
-
-        def one():
-            try:
-                results.append(self.gw.request("GET", "/trade-api/v2/markets", timeout=30)[0])
-            except Exception as e:  # noqa
-                results.append(repr(e))
-
-        threads = [threading.Thread(target=one) for _ in range(40)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        self.mock.clear_fault()
+        results = concurrent_slow_gets(self.gw, self.mock, 40, 300)
         self.assertEqual(results.count(200), 40, [r for r in results if r != 200][:5])
         self.assertLessEqual(self.mock.stats()["max_in_flight"], 6)
         self.assertGreaterEqual(self.mock.stats()["max_in_flight"], 2)

@@ -29,17 +29,8 @@
 
 #include "conf/conf.h"
 #include "policy/browser.h"
+#include "tests/fuzz/fuzz_check.h"
 
-/* Like assert, but never compiled out: a broken invariant is a crash the
- * fuzzer reports. */
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The configurations: only the fields browser.c reads are set. They are
  * built by hand rather than loaded so this target depends on browser.c

@@ -32,17 +32,8 @@
 #include "conf/conf.h"
 #include "conf/conf_internal.h"
 #include "policy/fixed.h"
+#include "tests/fuzz/fuzz_check.h"
 
-/* Like assert, but never compiled out: a broken invariant is a crash the
- * fuzzer reports. */
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The memfd holding the current input and its /proc name, made once:
  * creating a file per input would cost more than parsing it. */

@@ -20,15 +20,8 @@
 
 #include "policy/header.h"
 #include "policy/path.h"
+#include "tests/fuzz/fuzz_check.h"
 
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int is_tchar(unsigned char c)
 {

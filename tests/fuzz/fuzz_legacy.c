@@ -31,15 +31,8 @@
 
 #include "policy/fixed.h"
 #include "policy/legacy.h"
+#include "tests/fuzz/fuzz_check.h"
 
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const legacy_only[] = {
 	"action", "count_fp", "yes_price", "no_price", "yes_price_dollars", "no_price_dollars",

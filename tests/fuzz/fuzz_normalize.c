@@ -30,16 +30,8 @@
 #include "policy/fixed.h"
 #include "policy/limits.h"
 #include "policy/normalize.h"
+#include "tests/fuzz/fuzz_check.h"
 
-/* Like assert, but never compiled out. */
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char p_allow1[] = "KX*", p_allow2[] = "T?", p_allow3[] = "*-24*";
 static char p_deny1[] = "KXBAD*", p_deny2[] = "*?X";

@@ -24,17 +24,8 @@
 #include <jansson.h>
 
 #include "policy/order.h"
+#include "tests/fuzz/fuzz_check.h"
 
-/* Like assert, but never compiled out: a broken invariant is a crash the
- * fuzzer reports. */
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Fixed client_order_id generator; counts its calls in *ud. */
 static void fuzz_coid(void *ud, char *buf, size_t cap)

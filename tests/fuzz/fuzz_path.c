@@ -19,17 +19,8 @@
 #include <string.h>
 
 #include "policy/path.h"
+#include "tests/fuzz/fuzz_check.h"
 
-/* Like assert, but never compiled out: a broken invariant is a crash the
- * fuzzer reports. */
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Value of hex digit c, or -1. */
 static int hexval(unsigned char c)

@@ -29,17 +29,8 @@
 
 #include "policy/fixed.h"
 #include "policy/session.h"
+#include "tests/fuzz/fuzz_check.h"
 
-/* Like assert, but never compiled out: a broken invariant is a crash the
- * fuzzer reports. */
-#define CHECK(x) do { \
-		if (!(x)) { \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort(); \
-		} \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Whether s is valid UTF-8 as jansson's json_string() sees it: no
  * overlong forms, no surrogates, nothing above U+10FFFF. */
