@@ -313,13 +313,9 @@ static void flow_get_done(void *ud, struct upstream_response *resp);
 static void flow_unsent(struct request *rq)
 {
 	struct legacy_flow *fl = rq->ctx;
-	struct upstream_response none;
 
-	if (!fl || !fl->oc)
-		return;
-	memset(&none, 0, sizeof none);
-	none.outcome = UPSTREAM_NOT_SENT;
-	proxy_order_settle(rq, fl->oc, &none);
+	if (fl && fl->oc)
+		proxy_order_unsent(rq, fl->oc);
 }
 
 /* Sends the V2 call (rq's method, V2 target and body, the bot's headers)
@@ -328,20 +324,12 @@ static void flow_unsent(struct request *rq)
 static int flow_send_write(struct legacy_flow *fl)
 {
 	struct request *rq = fl->rq;
-	struct upstream_request ur;
 	struct route_info ri;
 
-	memset(&ur, 0, sizeof ur);
-	ur.method = rq->method;
-	ur.path = rq->target;
-	ur.path_len = rq->path_len;
-	ur.query = rq->query;
-	ur.body = rq->body;
-	ur.body_len = rq->body_len;
 	fl->stage = FLOW_WRITE;
 	route_classify(rq->method, rq->target, rq->path_len, &ri);
 	rq->unsent = flow_unsent;
-	return proxy_dispatch(rq, &ur, &ri, fl->oc, flow_write_done);
+	return proxy_dispatch(rq, &ri, fl->oc, flow_write_done);
 }
 
 /* Creates and amends: the order path on the V2 request (fl->before is the
@@ -365,10 +353,7 @@ static int flow_admit_and_send(struct legacy_flow *fl)
 	if (fl->subaccount >= 0) {
 		snprintf(extra, sizeof extra, "subaccount=%d", fl->subaccount);
 		if (flow_set_target(fl, rq->target, rq->path_len, extra) < 0) {
-			struct upstream_response none;
-			memset(&none, 0, sizeof none);
-			none.outcome = UPSTREAM_NOT_SENT;
-			proxy_order_settle(rq, fl->oc, &none);
+			proxy_order_unsent(rq, fl->oc);
 			request_fail(rq, "upstream_unavailable", "out of memory", NULL);
 			return -1;
 		}

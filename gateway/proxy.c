@@ -531,29 +531,41 @@ static void proxy_done(void *ud, struct upstream_response *resp)
 	request_resume(rq);
 }
 
-/* rq->unsent of a proxied order: answered by the gateway before anything
- * was sent (queue 429, shutdown, a failed start). */
-static void proxy_unsent(struct request *rq)
+void proxy_order_unsent(struct request *rq, const struct order_ctx *oc)
 {
 	struct upstream_response none;
 
 	memset(&none, 0, sizeof none);
 	none.outcome = UPSTREAM_NOT_SENT;
-	if (rq->ctx)
-		proxy_settle_orders(rq, rq->ctx, &none);
+	proxy_settle_orders(rq, oc, &none);
 }
 
-int proxy_dispatch(struct request *rq, const struct upstream_request *ur,
-		   const struct route_info *ri, const struct order_ctx *oc, upstream_done_fn done)
+/* rq->unsent of a proxied order: answered by the gateway before anything
+ * was sent (queue 429, shutdown, a failed start). */
+static void proxy_unsent(struct request *rq)
+{
+	if (rq->ctx)
+		proxy_order_unsent(rq, rq->ctx);
+}
+
+int proxy_dispatch(struct request *rq, const struct route_info *ri, const struct order_ctx *oc,
+		   upstream_done_fn done)
 {
 	struct curl_slist *headers = NULL;
-	struct upstream_request r = *ur;
+	struct upstream_request r;
 
 	if (proxy_forward_headers(rq, &headers) < 0) {
 		request_fail(rq, "upstream_unavailable", "out of memory", NULL);
 		request_unsent(rq);
 		return -1;
 	}
+	memset(&r, 0, sizeof r);
+	r.method = rq->method;
+	r.path = rq->target;
+	r.path_len = rq->path_len;
+	r.query = rq->query;
+	r.body = rq->body;
+	r.body_len = rq->body_len;
 	r.sign = 1;
 	return dispatch_send(rq, &r, headers, ri, oc ? oc->n : 1, done);
 }
@@ -896,7 +908,6 @@ int proxy_send(struct request *rq, const struct upstream_request *ur, int forwar
 
 void proxy_handle(struct request *rq)
 {
-	struct upstream_request ur;
 	struct route_info ri;
 	char err[512];
 
@@ -935,13 +946,6 @@ void proxy_handle(struct request *rq)
 			return;
 		}
 	}
-	memset(&ur, 0, sizeof ur);
-	ur.method = rq->method;
-	ur.path = rq->target;
-	ur.path_len = rq->path_len;
-	ur.query = rq->query;
-	ur.body = rq->body;
-	ur.body_len = rq->body_len;
 	/* within the account's shared budget: may wait in the loop's queue */
-	proxy_dispatch(rq, &ur, &ri, rq->ctx, proxy_done);
+	proxy_dispatch(rq, &ri, rq->ctx, proxy_done);
 }

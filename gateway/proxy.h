@@ -64,16 +64,21 @@ int proxy_order_prepare(struct request *rq, const struct route_info *ri, proxy_b
 void proxy_order_settle(struct request *rq, const struct order_ctx *oc,
 			const struct upstream_response *resp);
 
+/* Settles an admitted order that was never sent (nothing reached the
+ * exchange): its reservation and client_order_ids are released. */
+void proxy_order_unsent(struct request *rq, const struct order_ctx *oc);
+
 /*
- * Sends rq's upstream call within the account's shared budget
+ * Sends rq's upstream call (its method, target, query and body as they
+ * are now) within the account's shared budget
  * (gateway/dispatch.h: it may wait in the loop's queue, retries what is
  * safe to retry), signed, with the client's forwardable headers; oc (may
  * be NULL) gives the number of orders billed. Suspends rq; done(rq, resp)
  * runs once on this loop. Returns 0, or -1 when rq was answered (after
  * request_unsent). Loop thread only.
  */
-int proxy_dispatch(struct request *rq, const struct upstream_request *ur,
-		   const struct route_info *ri, const struct order_ctx *oc, upstream_done_fn done);
+int proxy_dispatch(struct request *rq, const struct route_info *ri, const struct order_ctx *oc,
+		   upstream_done_fn done);
 
 /*
  * Starts a signed upstream transfer for rq (ur's headers are ignored: the
