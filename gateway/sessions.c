@@ -2083,26 +2083,26 @@ int sessions_start(struct sessions *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Sets a thread's stop flag under its lock, wakes it and joins it. */
+static void sess_stop_thread(pthread_mutex_t *lock, pthread_cond_t *cond, int *stop,
+			     pthread_t thread, int *running)
+{
+	if (!*running)
+		return;
+	pthread_mutex_lock(lock);
+	*stop = 1;
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(lock);
+	pthread_join(thread, NULL);
+	*running = 0;
+}
+
 void sessions_stop(struct sessions *s)
 {
 	if (!s)
 		return;
-	if (s->running) {
-		pthread_mutex_lock(&s->qlock);
-		s->stop = 1;
-		pthread_cond_broadcast(&s->qcond);
-		pthread_mutex_unlock(&s->qlock);
-		pthread_join(s->thread, NULL);
-		s->running = 0;
-	}
-	if (s->flusher_running) {
-		pthread_mutex_lock(&s->flock);
-		s->fstop = 1;
-		pthread_cond_broadcast(&s->fcond);
-		pthread_mutex_unlock(&s->flock);
-		pthread_join(s->flusher, NULL);
-		s->flusher_running = 0;
-	}
+	sess_stop_thread(&s->qlock, &s->qcond, &s->stop, s->thread, &s->running);
+	sess_stop_thread(&s->flock, &s->fcond, &s->fstop, s->flusher, &s->flusher_running);
 	sess_persist(s);
 	/* after the worker: the events of a halt on shutdown still go out */
 	events_stop(s->events);
